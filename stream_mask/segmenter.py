@@ -1,0 +1,96 @@
+"""MediaPipe's ImageSegmenter behind a small interface: RGB frame in, one confidence plane per label out.
+
+VIDEO mode (the default) is what a capture loop wants: MediaPipe requires strictly increasing
+timestamps in milliseconds there, which `Segmenter.segment` guarantees whatever the source gave.
+IMAGE mode serves unrelated still images (the library's batch API).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python.core.base_options import BaseOptions
+from mediapipe.tasks.python.vision import image_segmenter
+from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
+
+from .errors import StreamMaskError
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hide what MediaPipe's C++ core prints to fd 2 while a task is created (TFLite/glog banners).
+
+    Environment variables such as GLOG_minloglevel do not reach it, so the file descriptor itself is
+    pointed at /dev/null for the duration; Python exceptions still carry MediaPipe's errors.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class Segmenter:
+    """One MediaPipe ImageSegmenter task; use as a context manager so the task is closed.
+
+    `segment(rgb, timestamp_ms)` returns the confidence planes (HxW float32, one per label, in
+    `labels` order). The planes are views into MediaPipe's result, valid until the next call.
+    """
+
+    def __init__(self, model_path: Path, video: bool = True) -> None:
+        self.video = video
+        mode = VisionTaskRunningMode.VIDEO if video else VisionTaskRunningMode.IMAGE
+        options = image_segmenter.ImageSegmenterOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=mode,
+            output_confidence_masks=True,
+            output_category_mask=False,
+        )
+        try:
+            with quiet_native_stderr():
+                self._task = image_segmenter.ImageSegmenter.create_from_options(options)
+        except (RuntimeError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise StreamMaskError(f"cannot load {model_path} as a MediaPipe segmentation model: {first_line}") from None
+        self.labels: list[str] = list(self._task.labels)
+        self._last_ms = -1
+        self._result: image_segmenter.ImageSegmenterResult | None = None
+        self.calls = 0  # frames segmented, reported in the run's stats
+
+    def segment(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
+        """Confidence planes for one HxWx3 uint8 RGB frame; `timestamp_ms` is used in VIDEO mode."""
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.video:
+            # MediaPipe rejects a timestamp that is not strictly greater than the previous one.
+            timestamp_ms = max(int(timestamp_ms), self._last_ms + 1)
+            self._last_ms = timestamp_ms
+            self._result = self._task.segment_for_video(image, timestamp_ms)
+        else:
+            self._result = self._task.segment(image)
+        self.calls += 1
+        planes = [mask.numpy_view() for mask in self._result.confidence_masks]
+        # Masks may come back HxWx1; callers always get HxW.
+        return [plane[:, :, 0] if plane.ndim == 3 else plane for plane in planes]
+
+    def close(self) -> None:
+        """Close the MediaPipe task (left open, it raises at interpreter exit)."""
+        if self._task is not None:
+            self._task.close()
+            self._task = None
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,283 @@
+"""Where masks go: video files (PyAV), PNG sequences and single images.
+
+Every sink writes to a hidden partial file or folder beside its target and moves it into place only in
+`close()`, so a failed run leaves nothing behind and an existing file is never half-replaced. A run
+stopped by Ctrl-C still calls `close()`: the encoder is flushed and the container finalised, so the
+partial output is a valid, playable file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .errors import StreamMaskError
+from .sources import IMAGE_EXTENSIONS, Frame, SourceInfo
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """How one container extension is written."""
+
+    container: str  # FFmpeg muxer name
+    codec: str
+    pix_fmt: str
+    options: dict[str, str]
+    audio_codecs: frozenset[str] | None  # codecs it can hold by copy; None means any
+    audio_fallback: str  # encoder used when the source's audio codec cannot be copied
+
+
+VIDEO_FORMATS: dict[str, VideoFormat] = {
+    # Lossless 8-bit grey: the mask exactly as computed, small because masks are flat.
+    ".mkv": VideoFormat("matroska", "ffv1", "gray", {"level": "3", "slices": "4"}, None, "flac"),
+    # H.264 4:2:0 that ordinary players and browsers show; visually lossless, not bit-exact.
+    ".mp4": VideoFormat(
+        "mp4", "libx264", "yuv420p", {"crf": "16", "preset": "veryfast"},
+        frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}), "aac",
+    ),
+}
+
+
+class Sink:
+    """Receives one picture per frame (and audio packets); `close()` publishes, `abort()` discards."""
+
+    path: str
+    frames_written = 0
+
+    def write(self, frame: Frame, picture: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def write_audio(self, packet: av.Packet) -> None:
+        """Sinks without sound ignore audio."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class VideoSink(Sink):
+    """A grey mask video with the source's frame timestamps and, when it has one, its audio."""
+
+    def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat) -> None:
+        self.path = str(path)
+        self._final = path
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+        os.close(fd)
+        self._partial = Path(partial)
+        self._fmt = fmt
+        try:
+            self._container = av.open(partial, "w", format=fmt.container)
+        except av.error.FFmpegError as error:
+            self._partial.unlink(missing_ok=True)
+            raise StreamMaskError(f"cannot write {path}: {error.strerror}") from None
+        self._size = (source.width, source.height)
+        self._video = self._container.add_stream(fmt.codec, rate=source.fps)
+        # 4:2:0 needs even sizes: pad by repeating the last row/column rather than fail.
+        self._video.width = source.width + source.width % 2 if fmt.pix_fmt == "yuv420p" else source.width
+        self._video.height = source.height + source.height % 2 if fmt.pix_fmt == "yuv420p" else source.height
+        self._video.pix_fmt = fmt.pix_fmt
+        self._video.codec_context.time_base = source.time_base
+        self._video.options = dict(fmt.options)
+        self._audio_in = source.audio
+        self._audio_out: av.audio.stream.AudioStream | None = None
+        self._resampler: av.AudioResampler | None = None
+        if source.audio is not None:
+            self._add_audio(source.audio)
+
+    def _add_audio(self, audio: av.audio.stream.AudioStream) -> None:
+        name = audio.codec_context.name
+        if self._fmt.audio_codecs is None or name in self._fmt.audio_codecs:
+            self._audio_out = self._container.add_stream_from_template(audio)
+            return
+        # The container cannot hold this codec: transcode (e.g. PCM into MP4 becomes AAC).
+        self._audio_out = self._container.add_stream(self._fmt.audio_fallback, rate=audio.codec_context.sample_rate)
+        self._audio_out.layout = audio.codec_context.layout
+        self._resampler = av.AudioResampler(
+            format=self._audio_out.codec_context.codec.audio_formats[0].name,
+            layout=audio.codec_context.layout,
+            rate=audio.codec_context.sample_rate,
+        )
+
+    def write(self, frame: Frame, picture: np.ndarray) -> None:
+        if picture.shape[1::-1] != self._size:
+            raise StreamMaskError(
+                f"frame {frame.index} is {picture.shape[1]}x{picture.shape[0]}, the video is "
+                f"{self._size[0]}x{self._size[1]}: write images of different sizes to a folder"
+            )
+        pad_h = self._video.height - picture.shape[0]
+        pad_w = self._video.width - picture.shape[1]
+        if pad_h or pad_w:
+            picture = np.pad(picture, ((0, pad_h), (0, pad_w)), mode="edge")
+        video_frame = av.VideoFrame.from_ndarray(picture, format="gray")
+        video_frame.pts = frame.pts
+        video_frame.time_base = frame.time_base
+        self._container.mux(self._video.encode(video_frame))
+        self.frames_written += 1
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self._audio_out is None:
+            return
+        if self._resampler is None:
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+            return
+        for decoded in packet.decode():
+            for resampled in self._resampler.resample(decoded):
+                self._container.mux(self._audio_out.encode(resampled))
+
+    def close(self) -> None:
+        self._container.mux(self._video.encode(None))
+        if self._resampler is not None and self._audio_out is not None:
+            for resampled in self._resampler.resample(None):
+                self._container.mux(self._audio_out.encode(resampled))
+            self._container.mux(self._audio_out.encode(None))
+        self._container.close()
+        os.replace(self._partial, self._final)
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        except av.error.FFmpegError:
+            pass  # the partial file is discarded anyway
+        self._partial.unlink(missing_ok=True)
+
+
+class ImageSequenceSink(Sink):
+    """PNG files in a folder: `pattern` is a %-style name such as `%05d.png`, or None to reuse image names."""
+
+    def __init__(self, folder: Path, pattern: str | None) -> None:
+        self.path = str(folder / pattern) if pattern else str(folder)
+        self._folder = folder
+        self._pattern = pattern
+        self._partial = Path(tempfile.mkdtemp(dir=folder.parent if not folder.exists() else folder, prefix=".stream-mask.partial-"))
+        self._names: list[str] = []
+
+    def write(self, frame: Frame, picture: np.ndarray) -> None:
+        name = self._pattern % frame.index if self._pattern else f"{frame.name or f'{frame.index:05d}'}.png"
+        write_png(self._partial / name, picture)
+        self._names.append(name)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        self._folder.mkdir(exist_ok=True)
+        for name in self._names:
+            os.replace(self._partial / name, self._folder / name)
+        shutil.rmtree(self._partial, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self._partial, ignore_errors=True)
+
+
+class ImageSink(Sink):
+    """One PNG for a one-image input."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self._final = path
+        self._picture: np.ndarray | None = None
+
+    def write(self, frame: Frame, picture: np.ndarray) -> None:
+        if self._picture is not None:
+            raise StreamMaskError(f"{self.path} holds one image but the input has several: give a folder or a %05d.png pattern")
+        self._picture = picture
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._picture is None:
+            return
+        fd, partial = tempfile.mkstemp(dir=self._final.parent, prefix=f".{self._final.name}.", suffix=".png")
+        os.close(fd)
+        write_png(Path(partial), self._picture)
+        os.replace(partial, self._final)
+
+    def abort(self) -> None:
+        self._picture = None
+
+
+def write_png(path: Path, picture: np.ndarray) -> None:
+    """Write a grey, RGB or RGBA uint8 array as PNG (fast compression: masks compress well anyway)."""
+    if picture.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if picture.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        picture = cv2.cvtColor(picture, code)
+    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise StreamMaskError(f"cannot encode {path} as PNG")
+    data.tofile(str(path))
+
+
+def open_sink(spec: str, source: SourceInfo, overwrite: bool = False) -> Sink:
+    """Choose and open the sink for OUTPUT by its form: .mkv/.mp4 file, .png file, %d pattern or folder."""
+    path = Path(spec)
+    suffix = path.suffix.lower()
+    if "%" in path.name:
+        _check_pattern(path.name)
+        _check_parent(path.parent)
+        _refuse_existing_sequence(path.parent, path.name, overwrite)
+        return ImageSequenceSink(path.parent, path.name)
+    if suffix in VIDEO_FORMATS:
+        _check_parent(path.parent)
+        _refuse_existing(path, overwrite)
+        return VideoSink(path, source, VIDEO_FORMATS[suffix])
+    if suffix == ".png":
+        if not source.is_image or (source.frame_count or 0) > 1:
+            raise StreamMaskError(f"{spec} holds one image but the input has several: give a folder or a pattern like masks/%05d.png")
+        _check_parent(path.parent)
+        _refuse_existing(path, overwrite)
+        return ImageSink(path)
+    if suffix in IMAGE_EXTENSIONS or suffix:
+        known = ", ".join([*VIDEO_FORMATS, ".png", "a folder", "a %05d.png pattern"])
+        raise StreamMaskError(f"cannot write {spec}: output must be {known}")
+    # No extension: a folder of PNGs, named like the input images or numbered for a video.
+    _check_parent(path.parent)
+    if path.exists() and not path.is_dir():
+        raise StreamMaskError(f"output {spec} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to write into it")
+    return ImageSequenceSink(path, None if source.is_image else "%05d.png")
+
+
+def _check_parent(folder: Path) -> None:
+    if not folder.is_dir():
+        raise StreamMaskError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise StreamMaskError(f"cannot write to {folder}: permission denied")
+
+
+def _check_pattern(name: str) -> None:
+    try:
+        name % 0
+    except (TypeError, ValueError):
+        raise StreamMaskError(f"bad output pattern {name!r}: use one number field such as %05d") from None
+    if not name.lower().endswith(".png"):
+        raise StreamMaskError(f"bad output pattern {name!r}: image sequences are written as .png")
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise StreamMaskError(f"output {path} exists: pass --overwrite to replace it")
+    if path.is_dir():
+        raise StreamMaskError(f"output {path} is a folder")
+
+
+def _refuse_existing_sequence(folder: Path, pattern: str, overwrite: bool) -> None:
+    if overwrite or not folder.is_dir():
+        return
+    prefix, _, rest = pattern.partition("%")
+    suffix = rest[rest.find("d") + 1:] if "d" in rest else ""
+    if any(p.name.startswith(prefix) and p.name.endswith(suffix) for p in folder.iterdir()):
+        raise StreamMaskError(f"files matching {folder / pattern} exist: pass --overwrite to replace them")
+
+
+def as_fraction(value: float | Fraction) -> Fraction:
+    """Frame rates arrive as floats from the command line; PyAV wants exact fractions."""
+    return value if isinstance(value, Fraction) else Fraction(value).limit_denominator(1001)

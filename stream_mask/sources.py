@@ -1,0 +1,195 @@
+"""Where frames come from: video files (anything FFmpeg reads), single images, folders or globs of images.
+
+A source yields `Frame`s in presentation order, each carrying its own timestamp (PyAV `pts` and
+`time_base`), and, for files with sound, the audio packets in the order they were demuxed, so that a
+sink can interleave them with the video it writes without a second pass over the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .errors import StreamMaskError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none
+
+
+@dataclass
+class Frame:
+    """One decoded picture: true RGB pixels plus the timestamp it had in the source."""
+
+    rgb: np.ndarray  # HxWx3 uint8, RGB order
+    index: int  # 0-based position in the source
+    pts: int  # presentation time in `time_base` units
+    time_base: Fraction
+    name: str = ""  # stem of the image file, for image sources
+
+    @property
+    def seconds(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What sinks need to mirror the input: size, timing and the audio stream, if any."""
+
+    description: str  # a path or a spec, for messages
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count: int | None  # None when unknown (e.g. a stream)
+    audio: av.audio.stream.AudioStream | None = None
+    is_image: bool = False  # one still picture, or a set of them
+
+
+class Source:
+    """Iterable of `Frame`s and, interleaved with them, audio `av.Packet`s."""
+
+    info: SourceInfo
+
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the file handles; safe to call twice."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoFileSource(Source):
+    """A video file, animated GIF or stream that FFmpeg can demux, decoded by PyAV."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._container = av.open(path)
+        except (av.error.InvalidDataError, av.error.ValueError) as error:
+            raise StreamMaskError(f"cannot read {path}: not a video or image file ({error.strerror})") from None
+        except av.error.FFmpegError as error:
+            raise StreamMaskError(f"cannot open {path}: {error.strerror}") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise StreamMaskError(f"{path} has no video stream")
+        self._video = self._container.streams.video[0]
+        self._video.thread_type = "AUTO"  # frame + slice threads: decoding keeps pace with inference
+        audio = self._container.streams.audio[0] if self._container.streams.audio else None
+        rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
+        self.info = SourceInfo(
+            description=path,
+            width=self._video.codec_context.width,
+            height=self._video.codec_context.height,
+            fps=Fraction(rate),
+            time_base=Fraction(self._video.time_base or Fraction(1, 1000)),
+            frame_count=self._video.frames or _estimate_frames(self._video, rate),
+            audio=audio,
+        )
+
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
+        streams = [self._video] + ([self.info.audio] if self.info.audio is not None else [])
+        step = _pts_step(self.info)
+        last_pts: int | None = None
+        index = 0
+        try:
+            for packet in self._container.demux(*streams):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None:  # the demuxer's final flush packet has none
+                        yield packet
+                    continue
+                for frame in packet.decode():
+                    # Keep the source's own timestamps; invent them only where missing or repeated.
+                    pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
+                    if last_pts is not None and pts <= last_pts:
+                        pts = last_pts + 1
+                    last_pts = pts
+                    yield Frame(frame.to_ndarray(format="rgb24"), index, pts, self.info.time_base)
+                    index += 1
+        except av.error.FFmpegError as error:
+            if index == 0:
+                raise StreamMaskError(f"cannot decode {self.info.description}: {error.strerror}") from None
+            # A truncated or damaged tail: keep what decoded, as players do.
+        if index == 0:
+            raise StreamMaskError(f"{self.info.description} has no decodable video frames")
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class ImageSource(Source):
+    """Still images, as frames of a sequence at `DEFAULT_IMAGE_FPS` (or `fps`)."""
+
+    def __init__(self, paths: list[Path], description: str, fps: Fraction = DEFAULT_IMAGE_FPS) -> None:
+        self._paths = paths
+        first = read_image(paths[0])
+        self._first: np.ndarray | None = first
+        time_base = 1 / fps
+        self.info = SourceInfo(
+            description=description,
+            width=first.shape[1],
+            height=first.shape[0],
+            fps=fps,
+            time_base=time_base,
+            frame_count=len(paths),
+            is_image=True,
+        )
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self._paths):
+            rgb = self._first if index == 0 and self._first is not None else read_image(path)
+            self._first = None
+            yield Frame(rgb, index, index, self.info.time_base, name=path.stem)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as HxWx3 RGB uint8 (EXIF orientation applied, any path encoding)."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise StreamMaskError(f"cannot read {path}: not an image file")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def open_source(spec: str) -> Source:
+    """Open INPUT as given on the command line: a video file, an image, a folder or a glob of images."""
+    path = Path(spec)
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise StreamMaskError(f"folder {spec} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        return ImageSource(images, spec)
+    if path.is_file():
+        if not os.access(path, os.R_OK):
+            raise StreamMaskError(f"cannot read {spec}: permission denied")
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            return ImageSource([path], spec)
+        return VideoFileSource(spec)
+    if glob.has_magic(spec):
+        images = sorted(Path(p) for p in glob.glob(spec) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise StreamMaskError(f"no images match {spec}")
+        return ImageSource(images, spec)
+    raise StreamMaskError(f"input not found: {spec}")
+
+
+def _pts_step(info: SourceInfo) -> int:
+    """One frame's duration in time_base units, for frames that arrive without a timestamp."""
+    return max(1, round(1 / (info.fps * info.time_base)))
+
+
+def _estimate_frames(stream: av.video.stream.VideoStream, rate: Fraction) -> int | None:
+    if stream.duration is None or stream.time_base is None:
+        return None
+    return round(stream.duration * stream.time_base * rate)
