@@ -58,7 +58,7 @@ def run(config: RunConfig) -> RunStats:
     """Execute one `stream-mask run`; raises StreamMaskError for anything the user can fix."""
     model = resolve_model(config.model, config.model_dir)
     with open_source(config.input) as source, Segmenter(model.path, video=True) as segmenter:
-        parts = resolve_parts(config.parts, model.info.name if model.info else None, segmenter.labels)
+        parts = resolve_parts(config.parts, segmenter.labels, model.name)
         sink = open_sink(config.output, source.info, overwrite=config.overwrite)
         started = time.perf_counter()
         bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if config.progress else True,

@@ -70,6 +70,7 @@ class Segmenter:
 
     def segment(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
         """Confidence planes for one HxWx3 uint8 RGB frame; `timestamp_ms` is used in VIDEO mode."""
+        # MediaPipe ignores numpy strides: a padded view (PyAV pads rows) would be read as garbage.
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.video:
             # MediaPipe rejects a timestamp that is not strictly greater than the previous one.

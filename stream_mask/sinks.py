@@ -142,7 +142,7 @@ class VideoSink(Sink):
                 self._container.mux(self._audio_out.encode(resampled))
             self._container.mux(self._audio_out.encode(None))
         self._container.close()
-        os.replace(self._partial, self._final)
+        _publish(self._partial, self._final)
 
     def abort(self) -> None:
         try:
@@ -198,10 +198,18 @@ class ImageSink(Sink):
         fd, partial = tempfile.mkstemp(dir=self._final.parent, prefix=f".{self._final.name}.", suffix=".png")
         os.close(fd)
         write_png(Path(partial), self._picture)
-        os.replace(partial, self._final)
+        _publish(Path(partial), self._final)
 
     def abort(self) -> None:
         self._picture = None
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Move a finished partial file into place, with the mode a new file gets (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    partial.chmod(0o666 & ~umask)
+    os.replace(partial, final)
 
 
 def write_png(path: Path, picture: np.ndarray) -> None:

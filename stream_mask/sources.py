@@ -77,9 +77,11 @@ class VideoFileSource(Source):
     def __init__(self, path: str) -> None:
         try:
             self._container = av.open(path)
-        except (av.error.InvalidDataError, av.error.ValueError) as error:
-            raise StreamMaskError(f"cannot read {path}: not a video or image file ({error.strerror})") from None
         except av.error.FFmpegError as error:
+            # Invalid data and bad-argument errors both derive from ValueError (PyAV renamed the latter
+            # from av.error.ValueError to av.error.ArgumentError): the file is not something FFmpeg reads.
+            if isinstance(error, ValueError):
+                raise StreamMaskError(f"cannot read {path}: not a video or image file ({error.strerror})") from None
             raise StreamMaskError(f"cannot open {path}: {error.strerror}") from None
         if not self._container.streams.video:
             self._container.close()

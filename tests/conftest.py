@@ -1,0 +1,33 @@
+"""Shared fixtures: the real models and media in ../shared, and the 6-class stand-in model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from standin_model import build_standin_model
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MODELS = SHARED / "models"
+MEDIA = SHARED / "media"
+SELFIE = MODELS / "selfie_segmenter.tflite"
+
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real models and media not found at {SHARED}")
+
+
+@pytest.fixture(scope="session")
+def standin_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 6-class colour-coded stand-in for the multiclass model, built by our own code."""
+    return build_standin_model(tmp_path_factory.mktemp("models") / "standin_multiclass.tflite")
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real `stream-mask` command in a subprocess, models from ../shared/models, no network."""
+    full_env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9",
+                **(env or {})}
+    return subprocess.run([sys.executable, "-m", "stream_mask.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=full_env, timeout=600)

@@ -1,0 +1,123 @@
+"""The real selfie model on real footage from ../shared/media, through the real command."""
+
+from __future__ import annotations
+
+import av
+import cv2
+import mediapipe as mp
+import numpy as np
+import pytest
+from mediapipe.tasks.python.core.base_options import BaseOptions
+from mediapipe.tasks.python.vision import image_segmenter
+from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
+
+from conftest import MEDIA, SELFIE, needs_shared, run_cli
+from stream_mask.api import generate_masks
+
+pytestmark = needs_shared
+
+PARKOUR = MEDIA / "davis_parkour" / "parkour_24fps_from_frames.mp4"
+GESTURE = MEDIA / "people" / "gesture_recognizer_test_video.mp4"
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def read_gray_frames(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="gray") for frame in container.decode(video=0)]
+
+
+def test_portrait_golden_through_library(tmp_path):
+    rgb = cv2.cvtColor(cv2.imread(str(MEDIA / "goldens" / "portrait.jpg")), cv2.COLOR_BGR2RGB)
+    golden = cv2.imread(str(MEDIA / "goldens" / "portrait_segmentation.png"))[..., 0] > 128  # blue = person
+    mask = generate_masks(rgb[None], ["person"], 0.4, model="selfie", model_dir=str(SELFIE.parent))[0]
+    assert iou(mask > 0, golden) >= 0.95
+
+
+def test_portrait_golden_through_command(tmp_path):
+    out = tmp_path / "portrait_mask.png"
+    result = run_cli("run", str(MEDIA / "goldens" / "portrait.jpg"), "-o", str(out), "--model", "selfie")
+    assert result.returncode == 0, result.stderr
+    mask = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    golden = cv2.imread(str(MEDIA / "goldens" / "portrait_segmentation.png"))[..., 0] > 128
+    assert mask.shape == golden.shape
+    assert iou(mask == 255, golden) >= 0.95
+
+
+def image_mode_reference(path, confidence: float = 0.4) -> list[np.ndarray]:
+    """A plain per-frame IMAGE-mode run of MediaPipe itself, independent of stream_mask's code."""
+    options = image_segmenter.ImageSegmenterOptions(
+        base_options=BaseOptions(model_asset_path=str(SELFIE)), running_mode=VisionTaskRunningMode.IMAGE
+    )
+    masks = []
+    with image_segmenter.ImageSegmenter.create_from_options(options) as segmenter, av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))  # PyAV pads rows
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+            result = segmenter.segment(image)  # keep it alive: numpy_view() borrows its memory
+            masks.append(np.squeeze(result.confidence_masks[0].numpy_view()) > confidence)
+    return masks
+
+
+def test_parkour_video_mode_matches_image_mode(tmp_path):
+    out = tmp_path / "parkour_mask.mkv"
+    result = run_cli("run", str(PARKOUR), "-o", str(out), "--model", "selfie", "--parts", "person")
+    assert result.returncode == 0, result.stderr
+    masks = read_gray_frames(out)
+    assert len(masks) == 100
+    assert all(m.shape == (480, 854) for m in masks)
+    assert all(set(np.unique(m)) <= {0, 255} for m in masks)
+    reference = image_mode_reference(PARKOUR)
+    ious = [iou(m == 255, r) for m, r in zip(masks, reference)]
+    assert np.mean(ious) >= 0.98, ious
+    # Same timing as the input: frame rate and every frame's timestamp.
+    with av.open(str(PARKOUR)) as source, av.open(str(out)) as mask_video:
+        source_times = [f.time for f in source.decode(video=0)]
+        mask_times = [f.time for f in mask_video.decode(video=0)]
+        assert mask_video.streams.video[0].average_rate == source.streams.video[0].average_rate
+    assert mask_times == pytest.approx(source_times, abs=1e-3)
+
+
+def test_background_is_the_complement_of_person(tmp_path):
+    person, background = tmp_path / "person.mkv", tmp_path / "background.mkv"
+    for parts, out in (("person", person), ("background", background)):
+        result = run_cli("run", str(MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"), "-o", str(out),
+                         "--model", "selfie", "--parts", parts, "--confidence", "0.5")
+        assert result.returncode == 0, result.stderr
+    for p, b in zip(read_gray_frames(person), read_gray_frames(background), strict=True):
+        # p > 0.5 and 1 - p > 0.5 never both hold; only pixels at exactly 0.5 are in neither.
+        assert not np.logical_and(p == 255, b == 255).any()
+        assert np.logical_or(p == 255, b == 255).mean() > 0.999
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_audio_is_kept_in_sync(tmp_path, suffix):
+    out = tmp_path / f"gesture_mask{suffix}"
+    result = run_cli("run", str(GESTURE), "-o", str(out), "--model", "selfie", "--parts", "person")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(GESTURE)) as source, av.open(str(out)) as masked:
+        assert masked.streams.audio, "the mask video lost its audio"
+        assert masked.streams.audio[0].codec_context.name == "aac"  # copied, not re-encoded
+        video_frames = sum(1 for _ in masked.decode(video=0))
+        masked.seek(0)
+        src_audio = [p for p in source.demux(audio=0) if p.dts is not None]
+        out_audio = [p for p in masked.demux(audio=0) if p.dts is not None]
+        assert len(out_audio) == len(src_audio)
+        assert bytes(out_audio[10]) == bytes(src_audio[10])
+        assert float(out_audio[0].pts * out_audio[0].time_base) == pytest.approx(float(src_audio[0].pts * src_audio[0].time_base), abs=1e-3)
+        frame_time = 1 / float(source.streams.video[0].average_rate)
+        assert masked.duration / 1e6 == pytest.approx(source.duration / 1e6, abs=frame_time)
+    assert video_frames == 195
+
+
+def test_animated_gif_input(tmp_path):
+    out = tmp_path / "gif_mask.mp4"
+    result = run_cli("run", str(MEDIA / "people" / "head-pose-face-detection-female-and-male.gif"), "-o", str(out),
+                     "--model", "selfie")
+    assert result.returncode == 0, result.stderr
+    masks = read_gray_frames(out)
+    assert len(masks) == 56 and masks[0].shape == (270, 480)
+    assert 0.05 < np.mean([m > 127 for m in masks]) < 0.95  # people found, not everything
