@@ -22,6 +22,8 @@ from .errors import StreamMaskError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none
+# FFmpeg renders text files (.txt, .nfo, .asc...) as "video" with these decoders: never footage of people.
+TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 @dataclass
@@ -78,15 +80,19 @@ class VideoFileSource(Source):
         try:
             self._container = av.open(path)
         except av.error.FFmpegError as error:
-            # Invalid data and bad-argument errors both derive from ValueError (PyAV renamed the latter
-            # from av.error.ValueError to av.error.ArgumentError): the file is not something FFmpeg reads.
-            if isinstance(error, ValueError):
+            # Invalid data and bad-argument errors derive from ValueError (PyAV renamed the latter from
+            # av.error.ValueError to av.error.ArgumentError), a file too short to probe raises EOFError:
+            # either way the file is not something FFmpeg reads.
+            if isinstance(error, (ValueError, EOFError)):
                 raise StreamMaskError(f"cannot read {path}: not a video or image file ({error.strerror})") from None
             raise StreamMaskError(f"cannot open {path}: {error.strerror}") from None
         if not self._container.streams.video:
             self._container.close()
             raise StreamMaskError(f"{path} has no video stream")
         self._video = self._container.streams.video[0]
+        if self._video.codec_context.name in TEXT_ART_CODECS:
+            self._container.close()
+            raise StreamMaskError(f"cannot read {path}: not a video or image file (FFmpeg reads it as text art)")
         self._video.thread_type = "AUTO"  # frame + slice threads: decoding keeps pace with inference
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
