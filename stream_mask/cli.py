@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("stream-mask: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # before the first frame: once frames are written, run() finalises them
+        print("stream-mask: interrupted: nothing written", file=sys.stderr)
         return 130
     print(stats.summary())
     return 130 if stats.interrupted else 0

@@ -29,6 +29,7 @@ from .sinks import Sink, open_sink
 from .sources import Frame, Source, open_source
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
+READER_JOIN_SECONDS = 2.0
 _END = object()
 
 
@@ -55,7 +56,11 @@ class RunStats:
 
 
 def run(config: RunConfig) -> RunStats:
-    """Execute one `stream-mask run`; raises StreamMaskError for anything the user can fix."""
+    """Execute one `stream-mask run`; raises StreamMaskError for anything the user can fix.
+
+    Ctrl-C after the first frame finalises what was written and returns with `interrupted` set; before
+    it, nothing is written and KeyboardInterrupt propagates.
+    """
     model = resolve_model(config.model, config.model_dir)
     with open_source(config.input) as source, Segmenter(model.path, video=True) as segmenter:
         parts = resolve_parts(config.parts, segmenter.labels, model.name)
@@ -76,7 +81,9 @@ def run(config: RunConfig) -> RunStats:
         frames = sink.frames_written
         if frames == 0:
             sink.abort()
-            raise StreamMaskError("interrupted before the first frame: nothing written" if interrupted else "no frames to write")
+            if interrupted:
+                raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
+            raise StreamMaskError("no frames to write")
         sink.close()
         return RunStats(frames, time.perf_counter() - started, sink.path, model.name, segmenter.calls, interrupted)
 
@@ -137,7 +144,9 @@ class _Reader:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        # A source blocked in I/O (a stalled pipe or stream) cannot be woken: give up on the daemon
+        # thread rather than hang the run; the container is closed by the caller afterwards.
+        self._thread.join(timeout=READER_JOIN_SECONDS)
 
 
 class _Writer:

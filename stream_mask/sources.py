@@ -178,7 +178,7 @@ def open_source(spec: str) -> Source:
         if not images:
             raise StreamMaskError(f"folder {spec} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         return ImageSource(images, spec)
-    if path.is_file():
+    if path.exists():  # a file, or a named pipe / device that FFmpeg can read
         if not os.access(path, os.R_OK):
             raise StreamMaskError(f"cannot read {spec}: permission denied")
         if path.suffix.lower() in IMAGE_EXTENSIONS:
