@@ -47,8 +47,11 @@ class MaskGenerator:
         return self._segmenter.labels
 
     def __call__(self, images: np.ndarray | Sequence[np.ndarray], parts: Sequence[str] | None = None,
-                 confidence: float = DEFAULT_CONFIDENCE) -> np.ndarray:
-        """NxHxWx3 images -> NxHxW float32 masks of 0.0/1.0 (see the module docstring)."""
+                 confidence: float = DEFAULT_CONFIDENCE, soft: bool = False) -> np.ndarray:
+        """NxHxWx3 images -> NxHxW float32 masks of 0.0/1.0 (see the module docstring).
+
+        `soft=True` gives the combined confidence (in 1/255 steps) where it is `> confidence`, else 0.
+        """
         check_confidence(confidence)
         chosen = resolve_parts(parts, self._segmenter.labels, self.model.name)
         batch = _as_uint8_batch(images)
@@ -57,8 +60,11 @@ class MaskGenerator:
             if not chosen:
                 continue  # all black, as in the original node; no need to run the model
             planes = self._segmenter.segment(rgb)
-            mask = masks.binary_mask([part.confidence(planes) for part in chosen], confidence, rgb.shape[:2])
-            out[index] = mask > 0
+            selected = [part.confidence(planes) for part in chosen]
+            if soft:
+                out[index] = masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
+            else:
+                out[index] = masks.binary_mask(selected, confidence, rgb.shape[:2]) > 0
         return out
 
     def close(self) -> None:
@@ -77,10 +83,11 @@ def generate_masks(
     confidence: float = DEFAULT_CONFIDENCE,
     model: str = DEFAULT_MODEL,
     model_dir: str | os.PathLike | None = None,
+    soft: bool = False,
 ) -> np.ndarray:
     """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model."""
     with MaskGenerator(model, model_dir) as generator:
-        return generator(images, parts, confidence)
+        return generator(images, parts, confidence, soft)
 
 
 def _as_uint8_batch(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default face); selfie: person, background (default person); 'none' gives a black mask")
     run.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
                      help=f"a pixel is masked when a part's confidence is above this, 0.01 to 1.0 (default {DEFAULT_CONFIDENCE})")
+    run.add_argument("--soft", action="store_true",
+                     help="soft matte: 255 x the confidence where it is above --confidence, 0 below (binary by default)")
     run.add_argument("--model", default=DEFAULT_MODEL,
                      help=f"multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = RunConfig(
             input=args.input, output=args.output, parts=args.parts, confidence=args.confidence,
-            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+            model=args.model, model_dir=args.model_dir, soft=args.soft, overwrite=args.overwrite, progress=not args.quiet,
         )
         stats = run(config)
     except StreamMaskError as error:

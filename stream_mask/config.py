@@ -21,6 +21,7 @@ class RunConfig:
     confidence: float = DEFAULT_CONFIDENCE
     model: str = DEFAULT_MODEL  # registry name or path to a .tflite
     model_dir: str | None = None
+    soft: bool = False  # grey levels from the confidence instead of 0/255 (see masks.soft_mask)
     overwrite: bool = False
     progress: bool = True
 

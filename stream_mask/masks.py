@@ -29,3 +29,17 @@ def binary_mask(planes: Sequence[np.ndarray], confidence: float, shape: tuple[in
     if union is None:
         return np.zeros(shape, dtype=np.uint8)
     return np.multiply(union > confidence, 255, dtype=np.uint8)
+
+
+def soft_mask(planes: Sequence[np.ndarray], confidence: float, shape: tuple[int, int]) -> np.ndarray:
+    """The combined confidence as a grey level: round(255 * max(p_i)) where it is `> confidence`, else 0.
+
+    The threshold only clips the low end, so `soft_mask(...) > 0` is exactly `binary_mask(...)`
+    (confidence >= 0.01 keeps every kept pixel at grey level 3 or more). Returns HxW uint8.
+    """
+    union = union_confidence(planes)
+    if union is None:
+        return np.zeros(shape, dtype=np.uint8)
+    grey = np.rint(np.asarray(union, dtype=np.float32) * 255.0).astype(np.uint8)
+    grey[union <= confidence] = 0
+    return grey

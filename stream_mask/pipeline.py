@@ -70,7 +70,7 @@ def run(config: RunConfig) -> RunStats:
                    file=sys.stderr, leave=False)
         interrupted = False
         try:
-            _process(source, segmenter, parts, config.confidence, sink, bar)
+            _process(source, segmenter, parts, config, sink, bar)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -88,8 +88,9 @@ def run(config: RunConfig) -> RunStats:
         return RunStats(frames, time.perf_counter() - started, sink.path, model.name, segmenter.calls, interrupted)
 
 
-def _process(source: Source, segmenter: Segmenter, parts: list[Part], confidence: float, sink: Sink, bar: tqdm) -> None:
+def _process(source: Source, segmenter: Segmenter, parts: list[Part], config: RunConfig, sink: Sink, bar: tqdm) -> None:
     """Segment every frame of `source` into `sink`; on any exit, what was queued is written first."""
+    make_mask = masks.soft_mask if config.soft else masks.binary_mask
     reader, writer = _Reader(source), _Writer(sink)
     try:
         for item in reader:
@@ -97,7 +98,7 @@ def _process(source: Source, segmenter: Segmenter, parts: list[Part], confidence
                 writer.put(item)
                 continue
             planes = segmenter.segment(item.rgb, round(item.seconds * 1000))
-            mask = masks.binary_mask([part.confidence(planes) for part in parts], confidence, item.rgb.shape[:2])
+            mask = make_mask([part.confidence(planes) for part in parts], config.confidence, item.rgb.shape[:2])
             writer.put((item, mask))
             bar.update()
     finally:

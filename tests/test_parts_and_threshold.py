@@ -163,3 +163,29 @@ def test_every_combination_of_two_parts_is_a_union(generator):
     for a, b in itertools.combinations(PART_CHANNELS, 2):
         both = generator(rgb[None], [a, b])[0]
         assert np.array_equal(both[keep], np.maximum(singles[a], singles[b])[keep])
+
+
+def test_cli_soft_matte_carries_the_confidence(tmp_path, standin_model):
+    frames = [blocks_frame()]
+    source = tmp_path / "bands.mkv"
+    write_lossless_video(source, frames)
+    out = tmp_path / "soft.mkv"
+    result = run_cli("run", str(source), "-o", str(out), "--model", str(standin_model), "--parts", "hair",
+                     "--soft", "--confidence", "0.3")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as container:
+        soft = next(container.decode(video=0)).to_ndarray(format="gray")
+    hair = expected_confidences(frames[0])[..., 1]
+    want = np.where(hair > 0.3, np.rint(hair * 255), 0)
+    keep = interior()
+    assert np.abs(soft[keep].astype(int) - want[keep]).max() <= 1
+    blend = soft[MARGIN:-MARGIN, 6 * BLOCK + MARGIN:7 * BLOCK - MARGIN]
+    assert 100 < blend.mean() < 155  # genuinely grey where the model is unsure
+
+
+def test_library_soft_masks(generator):
+    rgb = blocks_frame()
+    soft = generator(rgb[None], ["hair"], 0.3, soft=True)[0]
+    binary = generator(rgb[None], ["hair"], 0.3)[0]
+    assert soft.dtype == np.float32 and 0.0 <= soft.min() and soft.max() <= 1.0
+    assert np.array_equal(soft > 0, binary > 0)
