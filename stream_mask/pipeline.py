@@ -25,6 +25,7 @@ from .errors import StreamMaskError
 from .models import resolve_model
 from .parts import Part, resolve_parts
 from .segmenter import Segmenter
+from .sidecar import describe, write_sidecar
 from .sinks import Sink, open_sink
 from .sources import Frame, Source, open_source
 
@@ -85,6 +86,7 @@ def run(config: RunConfig) -> RunStats:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
             raise StreamMaskError("no frames to write")
         sink.close()
+        write_sidecar(sink.path, describe(config, model, [part.name for part in parts], source.info, frames, interrupted))
         return RunStats(frames, time.perf_counter() - started, sink.path, model.name, segmenter.calls, interrupted)
 
 

@@ -210,7 +210,7 @@ def test_output_exists_is_refused_then_overwritten(out):
     assert result.returncode == 0, result.stderr
     assert SUMMARY.match(result.stdout.splitlines()[-1])
     assert decode_all(target) == (9, 320, 192)
-    assert listing(out) == ["m.mkv"]
+    assert listing(out) == ["m.mkv", "m.mkv.json"]  # the output and its sidecar
 
 
 @pytest.mark.parametrize(
@@ -320,7 +320,7 @@ def test_success(out, source, name, expected):
     summary = SUMMARY.match(result.stdout.splitlines()[-1])
     assert summary, result.stdout
     assert summary.group(2) == str(target)
-    assert listing(out) == [name]
+    assert listing(out) == [name, f"{name}.json"]  # the output and its sidecar
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not a 0600 temp file
@@ -365,5 +365,5 @@ def test_ctrl_c_mid_file_leaves_a_playable_partial_video(out, ext):
     assert summary.group(2) == str(target)
     written = int(summary.group(1))
     assert 0 < written < 247
-    assert listing(out) == [target.name]  # published, and no partial file left
+    assert listing(out) == [target.name, f"{target.name}.json"]  # published, and no partial file left
     assert decode_all(target) == (written, 1280, 720)

@@ -148,7 +148,7 @@ def test_cli_image_folder_to_png_folder_keeps_names(tmp_path, standin_model):
     out = tmp_path / "masks"
     result = run_cli("run", str(images), "-o", str(out), "--model", str(standin_model), "--parts", "person")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png", "stream_mask.json"]
     for shift, name in zip(range(3), ["b", "a", "c"]):
         mask = cv2.imread(str(out / f"{name}.png"), cv2.IMREAD_UNCHANGED)
         assert mask.ndim == 2 and mask.dtype == np.uint8
@@ -189,3 +189,23 @@ def test_library_soft_masks(generator):
     binary = generator(rgb[None], ["hair"], 0.3)[0]
     assert soft.dtype == np.float32 and 0.0 <= soft.min() and soft.max() <= 1.0
     assert np.array_equal(soft > 0, binary > 0)
+
+
+def test_every_output_gets_a_sidecar_to_reproduce_it(tmp_path, standin_model):
+    import json
+
+    source = tmp_path / "bands.mkv"
+    write_lossless_video(source, [blocks_frame(s) for s in range(3)])
+    for output, sidecar in ((tmp_path / "m.mkv", tmp_path / "m.mkv.json"),
+                            (tmp_path / "pngs", tmp_path / "pngs" / "stream_mask.json"),
+                            (tmp_path / "seq" / "m_%03d.png", tmp_path / "seq" / "stream_mask.json")):
+        output.parent.mkdir(exist_ok=True)
+        result = run_cli("run", str(source), "-o", str(output), "--model", str(standin_model), "--confidence", "0.3")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(sidecar.read_text())
+        assert data["settings"]["parts"] == ["face"]  # the default, made explicit
+        assert data["settings"]["confidence"] == 0.3 and data["settings"]["soft"] is False
+        assert data["model"]["name"] == "standin_multiclass" and len(data["model"]["sha256"]) == 64
+        assert data["frames"] == 3 and data["interrupted"] is False
+        assert data["versions"]["mediapipe"] and data["versions"]["av"]
+    assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == ["m_000.png", "m_001.png", "m_002.png", "stream_mask.json"]

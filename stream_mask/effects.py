@@ -1,0 +1,263 @@
+"""Pure array operations for composites and overlays: effect layers, alpha blending, part tints.
+
+No model and no I/O beyond reading the one image of an `image:PATH` effect, so everything here is
+tested on synthetic arrays. Frames are HxWx3 uint8 RGB; a matte `alpha` is HxW float32 in 0..1 with
+1 on the selected parts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from stream_mask.errors import StreamMaskError
+
+EFFECT_FORMS = (
+    "blur, blur:STRENGTH, color:#rrggbb, color:NAME (green, blue, black, white), image:PATH, video:PATH, desaturate"
+)
+
+DEFAULT_BLUR = 15.0
+"""Default blur strength: the Gaussian sigma in pixels on a 720-pixel-high frame."""
+
+COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+}
+
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75),    # red
+    (60, 180, 75),    # green
+    (0, 130, 200),    # blue
+    (255, 225, 25),   # yellow
+    (145, 30, 180),   # purple
+    (70, 240, 240),   # cyan
+    (245, 130, 48),   # orange
+    (240, 50, 230),   # magenta
+)
+"""Distinct RGB tints for up to 8 parts in `overlay` (repeats beyond that)."""
+
+_EPS = 1e-3  # below this much background weight in the blur window, fall back to the plain blur
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def _bad(spec: str, why: str = "") -> StreamMaskError:
+    detail = f" ({why})" if why else ""
+    return StreamMaskError(f"bad effect {spec!r}{detail}; valid forms: {EFFECT_FORMS}")
+
+
+def parse_colour(text: str) -> tuple[int, int, int] | None:
+    """`#rrggbb`, `rrggbb` or one of COLOUR_NAMES as an RGB triple; None when it is none of these."""
+    text = text.strip()
+    if text.lower() in COLOUR_NAMES:
+        return COLOUR_NAMES[text.lower()]
+    match = _HEX.fullmatch(text)
+    if match is None:
+        return None
+    value = int(match.group(1), 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+@dataclass
+class Effect:
+    """What replaces the unselected parts (or the selected ones with `invert`): its per-frame layer.
+
+    kind is one of 'blur', 'color', 'image', 'video', 'desaturate'. 'video' layers come from the
+    pipeline (it decodes the file); `background` refuses them.
+    """
+
+    kind: str
+    strength: float = DEFAULT_BLUR
+    colour: tuple[int, int, int] = (0, 0, 0)
+    path: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # RGB, as read
+    _cache: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def background(self, rgb: np.ndarray, alpha: np.ndarray | None = None, invert: bool = False) -> np.ndarray:
+        """The HxWx3 uint8 effect layer for this frame, to pass to `composite` with the same alpha.
+
+        For 'blur', giving the matte blurs the frame with the parts that will be shown sharp left out
+        (see `masked_blur`), so they do not bleed a halo into the blurred layer.
+        """
+        height, width = rgb.shape[:2]
+        if self.kind == "blur":
+            if alpha is None:
+                return gaussian_blur(rgb, self.strength)
+            shown = alpha if invert else 1.0 - alpha  # where the layer will be seen
+            return masked_blur(rgb, shown, self.strength)
+        if self.kind == "desaturate":
+            return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        if self.kind == "color":
+            layer = self._cache.get((height, width))
+            if layer is None:
+                layer = np.empty((height, width, 3), dtype=np.uint8)
+                layer[:] = self.colour
+                self._cache = {(height, width): layer}
+            return layer
+        if self.kind == "image":
+            layer = self._cache.get((height, width))
+            if layer is None:
+                if self.image is None:
+                    self.image = read_image(self.path or "")
+                layer = cover_resize(self.image, height, width)
+                self._cache = {(height, width): layer}
+            return layer
+        if self.kind == "video":
+            raise StreamMaskError(f"the video background {self.path!r} is decoded by the pipeline, not here")
+        raise StreamMaskError(f"unknown effect kind {self.kind!r}; valid forms: {EFFECT_FORMS}")
+
+    def apply(self, rgb: np.ndarray, alpha: np.ndarray, invert: bool = False) -> np.ndarray:
+        """The finished frame: this effect outside the selected parts (inside them with `invert`)."""
+        return composite(rgb, alpha, self.background(rgb, alpha, invert), invert)
+
+
+def parse_effect(spec: str) -> Effect:
+    """A CLI effect string as an Effect; a bad one raises StreamMaskError listing the valid forms.
+
+    `image:PATH` reads the image now, so a missing or unreadable file fails before any frame is
+    processed.
+    """
+    kind, sep, arg = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    if kind == "blur":
+        if not sep:
+            return Effect("blur")
+        try:
+            strength = float(arg)
+        except ValueError:
+            raise _bad(spec, "STRENGTH must be a positive number") from None
+        if not math.isfinite(strength) or strength <= 0:
+            raise _bad(spec, "STRENGTH must be a positive number")
+        return Effect("blur", strength=strength)
+    if kind in ("color", "colour"):
+        colour = parse_colour(arg) if sep else None
+        if colour is None:
+            raise _bad(spec, "colour must be #rrggbb or green, blue, black, white")
+        return Effect("color", colour=colour)
+    if kind in ("image", "video"):
+        if not arg.strip():
+            raise _bad(spec, "missing PATH")
+        if kind == "video":
+            return Effect("video", path=arg.strip())
+        return Effect("image", path=arg.strip(), image=read_image(arg.strip()))
+    if kind == "desaturate" and not sep:
+        return Effect("desaturate")
+    raise _bad(spec)
+
+
+def read_image(path: str) -> np.ndarray:
+    """An image file as HxWx3 uint8 RGB (alpha channel dropped, grey expanded)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)  # always 3-channel BGR, 8-bit
+    if image is None:
+        raise StreamMaskError(f"cannot read background image {path!r} (missing or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def cover_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scale `image` to fill height x width keeping its aspect, then centre-crop: no bars, no stretch."""
+    ih, iw = image.shape[:2]
+    scale = max(height / ih, width / iw)
+    new_w, new_h = max(width, round(iw * scale)), max(height, round(ih * scale))
+    shrinking = new_w < iw
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    return np.ascontiguousarray(resized[top:top + height, left:left + width])
+
+
+def _blur_plan(height: int, width: int, strength: float) -> tuple[float, int]:
+    """Sigma at full resolution and the downscale factor that keeps the blur a few ms at 720p.
+
+    A full-size Gaussian of sigma 15 costs ~100 ms; blurring a 1/f-size copy with sigma/f and
+    scaling back up looks the same (everything below sigma is gone anyway) at a fraction of the cost.
+    """
+    sigma = strength * height / 720.0
+    factor = max(1, min(8, int(sigma / 2.5), height // 8, width // 8))
+    # Prefer a factor dividing both sides: cv2's INTER_AREA has a fast path for integer ratios.
+    exact = next((f for f in range(factor, max(1, factor // 2) - 1, -1) if height % f == 0 and width % f == 0), None)
+    return sigma, exact or factor
+
+
+def _small(image: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+
+
+def _to_frame(small: np.ndarray, height: int, width: int) -> np.ndarray:
+    small_u8 = np.clip(np.rint(small), 0, 255).astype(np.uint8)
+    if small_u8.shape[:2] == (height, width):
+        return small_u8
+    return cv2.resize(small_u8, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def gaussian_blur(rgb: np.ndarray, strength: float = DEFAULT_BLUR) -> np.ndarray:
+    """Plain Gaussian blur; `strength` is the sigma in pixels on a 720-high frame (scaled with height)."""
+    height, width = rgb.shape[:2]
+    sigma, factor = _blur_plan(height, width, strength)
+    blurred = cv2.GaussianBlur(_small(rgb, factor).astype(np.float32), (0, 0), sigma / factor)
+    return _to_frame(blurred, height, width)
+
+
+def masked_blur(rgb: np.ndarray, weight: np.ndarray, strength: float = DEFAULT_BLUR) -> np.ndarray:
+    """Gaussian blur of only the pixels with `weight` (the parts the layer shows through), no halo.
+
+    A plain blur of the whole frame smears the sharp, kept parts (a person) into the blurred layer
+    around them, so a bright person gets a bright glow behind their edge (a dark one a dark rim).
+    Normalised convolution blurs the frame with those parts removed: blur(rgb*w) / blur(w) is the
+    weighted mean of nearby *background* colours. Where blur(w) is ~0 (deep inside a large kept
+    area, hidden by the composite anyway) it falls back to the plain blur.
+    """
+    height, width = rgb.shape[:2]
+    sigma, factor = _blur_plan(height, width, strength)
+    w = np.asarray(weight, dtype=np.float32)
+    # Premultiply at full resolution: downscaling rgb and w separately would mix kept colours back in.
+    premultiplied = cv2.multiply(rgb, cv2.cvtColor(w, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_32F)
+    num = cv2.GaussianBlur(_small(premultiplied, factor), (0, 0), sigma / factor)
+    den = cv2.GaussianBlur(_small(w, factor), (0, 0), sigma / factor)
+    valid = den > _EPS
+    out = num / np.maximum(den, _EPS)[..., None]
+    if not valid.all():
+        plain = cv2.GaussianBlur(_small(rgb, factor).astype(np.float32), (0, 0), sigma / factor)
+        out[~valid] = plain[~valid]
+    return _to_frame(out, height, width)
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, layer: np.ndarray, invert: bool = False) -> np.ndarray:
+    """alpha*rgb + (1-alpha)*layer as HxWx3 uint8: the effect layer shows outside the selected parts.
+
+    `invert` shows it on the selected parts instead. alpha 1 gives the source pixel exactly, 0 the
+    layer pixel exactly. cv2.blendLinear does the per-pixel blend in one pass (~4 ms at 720p).
+    """
+    a = np.ascontiguousarray(alpha, dtype=np.float32)
+    if a.shape != rgb.shape[:2] or layer.shape != rgb.shape:
+        raise StreamMaskError(f"composite: frame {rgb.shape}, matte {a.shape} and layer {layer.shape} differ in size")
+    rest = 1.0 - a
+    source_weight, layer_weight = (rest, a) if invert else (a, rest)
+    return cv2.blendLinear(np.ascontiguousarray(rgb), np.ascontiguousarray(layer), source_weight, layer_weight)
+
+
+def overlay(
+    rgb: np.ndarray,
+    part_alphas: list[np.ndarray],
+    colours: list[tuple[int, int, int]] | None = None,
+    opacity: float = 0.5,
+) -> np.ndarray:
+    """The frame with each part's matte tinted in its own colour, to check segmentations by eye.
+
+    Pixel = (1 - opacity*a)*pixel + opacity*a*colour per part in order (rounded to uint8 after each
+    part), so pixels outside every matte are unchanged. Colours default to PALETTE.
+    """
+    palette = list(colours) if colours else list(PALETTE)
+    out = np.ascontiguousarray(rgb)
+    tint = np.empty_like(out)
+    for index, alpha in enumerate(part_alphas):
+        weight = np.asarray(alpha, dtype=np.float32) * np.float32(opacity)
+        tint[:] = palette[index % len(palette)]
+        out = cv2.blendLinear(out, tint, 1.0 - weight, weight)  # weight 0 keeps the pixel exactly
+    return out if part_alphas else out.copy()

@@ -1,0 +1,70 @@
+"""A small JSON beside every output: the settings, model and versions that made it, to reproduce it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import av
+
+from .config import RunConfig
+from .models import ResolvedModel
+from .sources import SourceInfo
+
+PACKAGES = ("stream-mask", "mediapipe", "av", "numpy", "opencv-contrib-python")
+SEQUENCE_SIDECAR = "stream_mask.json"  # inside a PNG folder, where NAME.json would read as one more frame
+
+
+def sidecar_path(output: str) -> Path:
+    """`out.mkv` -> `out.mkv.json`; a PNG folder or `dir/%05d.png` -> `dir/stream_mask.json`."""
+    path = Path(output)
+    if path.is_dir():
+        return path / SEQUENCE_SIDECAR
+    if "%" in path.name:
+        return path.parent / SEQUENCE_SIDECAR
+    return path.with_name(path.name + ".json")
+
+
+def describe(config: RunConfig, model: ResolvedModel, parts: list[str], source: SourceInfo,
+             frames: int, interrupted: bool) -> dict[str, Any]:
+    """Everything needed to run this again and get the same masks."""
+    settings = asdict(config)
+    settings["parts"] = parts  # resolved: defaults made explicit
+    del settings["progress"], settings["overwrite"]
+    return {
+        "settings": settings,
+        "model": {"name": model.name, "sha256": model.sha256, "url": model.info.url if model.info else None},
+        "input": {"width": source.width, "height": source.height, "fps": str(source.fps),
+                  "frames_expected": source.frame_count, "audio": source.audio is not None},
+        "frames": frames,
+        "interrupted": interrupted,
+        "versions": {**{name: _version(name) for name in PACKAGES}, "ffmpeg": av.ffmpeg_version_info,
+                     "python": sys.version.split()[0]},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_sidecar(output: str, data: dict[str, Any]) -> Path:
+    """Write the JSON atomically beside (or inside) the published output; returns its path."""
+    path = sidecar_path(output)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    with os.fdopen(fd, "w") as file:
+        json.dump(data, file, indent=2)
+        file.write("\n")
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
+    return path
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
