@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, RunConfig, parse_parts
+from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, OutputSpec, RunConfig, parse_parts
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 
@@ -24,6 +24,43 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"stream-mask: error: {message} (see --help)\n")
+
+
+OUTPUT_OPTIONS_HELP = """
+several outputs, one pass of the model (options before an -o belong to it):
+  stream-mask run talk.mp4 --parts hair -o hair.mkv --parts face -o face.mkv --effect blur -o blurred.mp4
+  stream-mask run talk.mp4 --parts hair,face,clothes -o "matte_{part}.mkv" --kind labels -o classes.mkv
+"""
+
+
+class _OutputOption(argparse.Action):
+    """A per-output option: held until the next -o takes it (see _AddOutput)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        pending = dict(getattr(namespace, "pending", None) or {})
+        pending[self.dest] = True if self.nargs == 0 else values
+        namespace.pending = pending
+
+
+class _AddOutput(argparse.Action):
+    """-o PATH: a new output that takes the per-output options given since the previous -o."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        outputs = list(getattr(namespace, "outputs", None) or [])
+        outputs.append((values, dict(getattr(namespace, "pending", None) or {})))
+        namespace.outputs, namespace.pending = outputs, {}
+
+
+def output_specs(args: argparse.Namespace) -> tuple[OutputSpec, ...]:
+    """The -o list as OutputSpecs; options after the last -o belong to it (so `-o x --parts hair` works)."""
+    outputs = list(args.outputs)
+    pending = getattr(args, "pending", None)
+    if pending:
+        path, options = outputs[-1]
+        outputs[-1] = (path, {**options, **pending})
+    return tuple(OutputSpec(path, **options) for path, options in outputs)
 
 
 def _confidence(text: str) -> float:
@@ -44,22 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="turn a video, an image or a folder of images into masks",
-                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=EXAMPLES + OUTPUT_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("input", help="video file (mp4, mkv, mov, webm, avi, gif...), image, folder or glob of images")
-    run.add_argument("-o", "--output", required=True,
-                     help="out.mkv (lossless grey, FFV1), out.mp4 (H.264), a folder or masks/%%05d.png (PNGs), "
-                          "out.png (for one image)")
-    run.add_argument("--parts", type=parse_parts, default=None,
-                     help="comma-separated parts; multiclass: background, hair, body, face, clothes, others, person "
-                          "(default face); selfie: person, background (default person); 'none' gives a black mask")
+    run.add_argument("-o", "--output", action=_AddOutput, metavar="OUTPUT", dest="outputs",
+                     help="out.mkv (lossless FFV1), out.mp4 (H.264), out.mov (ProRes 4444 with alpha), out.webm "
+                          "(VP9 with alpha), a folder or masks/%%05d.png (PNGs), out.png (one image); "
+                          "out_{part}.mkv writes one file per part. Repeat -o for several outputs from one pass")
+    output_options = run.add_argument_group("per-output options (apply to the next -o; after the last -o, to it)")
+    output_options.add_argument("--kind", action=_OutputOption, choices=KINDS,
+                                help="mask (grey matte), alpha (frame + matte as alpha), composite (frame with --effect), "
+                                     "overlay (parts tinted), labels (class index per pixel). Default: alpha for "
+                                     ".mov/.webm, composite when --effect is given, else mask")
+    output_options.add_argument("--parts", action=_OutputOption, type=parse_parts,
+                                help="comma-separated parts; multiclass: background, hair, body, face, clothes, others, "
+                                     "person (default face); selfie: person, background (default person); 'none' gives "
+                                     "a black mask")
+    output_options.add_argument("--soft", action=_OutputOption, nargs=0,
+                                help="soft matte: 255 x the confidence where it is above --confidence, 0 below "
+                                     "(binary by default); composites and alpha then blend their edges by it")
+    output_options.add_argument("--effect", action=_OutputOption,
+                                help="composite effect outside the parts: blur[:STRENGTH], color:#00ff00, image:PATH, "
+                                     "video:PATH (looped), desaturate")
+    output_options.add_argument("--invert", action=_OutputOption, nargs=0,
+                                help="apply the effect to the selected parts instead of everything else")
     run.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
                      help=f"a pixel is masked when a part's confidence is above this, 0.01 to 1.0 (default {DEFAULT_CONFIDENCE})")
-    run.add_argument("--soft", action="store_true",
-                     help="soft matte: 255 x the confidence where it is above --confidence, 0 below (binary by default)")
     run.add_argument("--model", default=DEFAULT_MODEL,
-                     help=f"multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
+                     help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
-    run.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     models = commands.add_parser("models", help="list the known models, where they are and whether they are verified")
@@ -68,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and not args.outputs:
+        parser.error("the following arguments are required: -o/--output")
     try:
         if args.command == "models":
             print(format_model_table(model_statuses(args.model_dir)))
@@ -76,8 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
         config = RunConfig(
-            input=args.input, output=args.output, parts=args.parts, confidence=args.confidence,
-            model=args.model, model_dir=args.model_dir, soft=args.soft, overwrite=args.overwrite, progress=not args.quiet,
+            input=args.input, outputs=output_specs(args), confidence=args.confidence,
+            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
         )
         stats = run(config)
     except StreamMaskError as error:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from stream_mask.errors import StreamMaskError
+from .errors import StreamMaskError
+from .sources import read_image
 
 EFFECT_FORMS = (
     "blur, blur:STRENGTH, color:#rrggbb, color:NAME (green, blue, black, white), image:PATH, video:PATH, desaturate"
@@ -103,7 +105,7 @@ class Effect:
             layer = self._cache.get((height, width))
             if layer is None:
                 if self.image is None:
-                    self.image = read_image(self.path or "")
+                    self.image = read_image(Path(self.path or ""))
                 layer = cover_resize(self.image, height, width)
                 self._cache = {(height, width): layer}
             return layer
@@ -144,18 +146,10 @@ def parse_effect(spec: str) -> Effect:
             raise _bad(spec, "missing PATH")
         if kind == "video":
             return Effect("video", path=arg.strip())
-        return Effect("image", path=arg.strip(), image=read_image(arg.strip()))
+        return Effect("image", path=arg.strip(), image=read_image(Path(arg.strip())))
     if kind == "desaturate" and not sep:
         return Effect("desaturate")
     raise _bad(spec)
-
-
-def read_image(path: str) -> np.ndarray:
-    """An image file as HxWx3 uint8 RGB (alpha channel dropped, grey expanded)."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)  # always 3-channel BGR, 8-bit
-    if image is None:
-        raise StreamMaskError(f"cannot read background image {path!r} (missing or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def cover_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -19,14 +19,13 @@ from typing import Any
 import av
 from tqdm import tqdm
 
-from . import masks
-from .config import RunConfig
+from .config import RunConfig, expand_part_outputs
 from .errors import StreamMaskError
 from .models import resolve_model
-from .parts import Part, resolve_parts
+from .outputs import Output, make_output
+from .parts import default_parts, resolve_parts
 from .segmenter import Segmenter
 from .sidecar import describe, write_sidecar
-from .sinks import Sink, open_sink
 from .sources import Frame, Source, open_source
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
@@ -40,9 +39,9 @@ class RunStats:
 
     frames: int
     seconds: float
-    output: str
+    outputs: tuple[str, ...]
     model: str
-    model_calls: int
+    model_calls: int  # MediaPipe segmentations: one per frame, however many outputs
     interrupted: bool = False
 
     @property
@@ -50,7 +49,8 @@ class RunStats:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        line = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) -> {self.output}"
+        line = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+                f"{self.model_calls} model calls -> {', '.join(self.outputs)}")
         if self.interrupted:
             line = f"interrupted: {line} (partial, finalised and playable)"
         return line
@@ -64,48 +64,78 @@ def run(config: RunConfig) -> RunStats:
     """
     model = resolve_model(config.model, config.model_dir)
     with open_source(config.input) as source, Segmenter(model.path, video=True) as segmenter:
-        parts = resolve_parts(config.parts, segmenter.labels, model.name)
-        sink = open_sink(config.output, source.info, overwrite=config.overwrite)
+        outputs = _make_outputs(config, segmenter.labels, model.name)
+        opened: list[Output] = []
+        try:
+            for output in outputs:
+                output.open(source.info, config.overwrite)
+                opened.append(output)
+        except BaseException:
+            _discard(opened)
+            raise
         started = time.perf_counter()
         bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if config.progress else True,
                    file=sys.stderr, leave=False)
         interrupted = False
         try:
-            _process(source, segmenter, parts, config, sink, bar)
+            _process(source, segmenter, outputs, bar)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
-            sink.abort()
+            _discard(outputs)
             raise
         finally:
             bar.close()
-        frames = sink.frames_written
+        frames = min(output.sink.frames_written for output in outputs)
         if frames == 0:
-            sink.abort()
+            _discard(outputs)
             if interrupted:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
             raise StreamMaskError("no frames to write")
-        sink.close()
-        write_sidecar(sink.path, describe(config, model, [part.name for part in parts], source.info, frames, interrupted))
-        return RunStats(frames, time.perf_counter() - started, sink.path, model.name, segmenter.calls, interrupted)
+        for output in outputs:
+            output.close()
+            output.sink.close()
+            write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
+                                                     source.info, output.sink.frames_written, interrupted))
+        return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
+                        model.name, segmenter.calls, interrupted)
 
 
-def _process(source: Source, segmenter: Segmenter, parts: list[Part], config: RunConfig, sink: Sink, bar: tqdm) -> None:
-    """Segment every frame of `source` into `sink`; on any exit, what was queued is written first."""
-    make_mask = masks.soft_mask if config.soft else masks.binary_mask
-    reader, writer = _Reader(source), _Writer(sink)
+def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list[Output]:
+    """One Output per spec, `{part}` paths expanded to one output per part."""
+    specs = [expanded for spec in config.outputs for expanded in expand_part_outputs(spec, default_parts(labels))]
+    paths = [spec.path for spec in specs]
+    if len(set(paths)) != len(paths):
+        raise StreamMaskError("two outputs have the same path")
+    return [make_output(spec, resolve_parts(spec.parts, labels, model_name), config.confidence) for spec in specs]
+
+
+def _discard(outputs: list[Output]) -> None:
+    for output in outputs:
+        output.close()
+        if output.sink is not None:
+            output.sink.abort()
+
+
+def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: tqdm) -> None:
+    """Segment every frame of `source` once into every output; on any exit, what was queued is written."""
+    reader = _Reader(source)
+    writers = [_Writer(output) for output in outputs]
     try:
         for item in reader:
             if isinstance(item, av.Packet):
-                writer.put(item)
+                for writer in writers:
+                    writer.put(item)
                 continue
             planes = segmenter.segment(item.rgb, round(item.seconds * 1000))
-            mask = make_mask([part.confidence(planes) for part in parts], config.confidence, item.rgb.shape[:2])
-            writer.put((item, mask))
+            shape = item.rgb.shape[:2]
+            for output, writer in zip(outputs, writers):
+                writer.put((item, output.matte(planes, shape)))
             bar.update()
     finally:
         reader.close()
-        writer.close()
+        for writer in writers:
+            writer.close()
 
 
 class _Reader:
@@ -153,10 +183,11 @@ class _Reader:
 
 
 class _Writer:
-    """Encodes and muxes on a thread what `put` hands it: audio packets and (frame, picture) pairs."""
+    """Renders, encodes and muxes one output on its own thread: audio packets and (frame, matte) pairs."""
 
-    def __init__(self, sink: Sink) -> None:
-        self._sink = sink
+    def __init__(self, output: Output) -> None:
+        self._output = output
+        self._sink = output.sink
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="stream-mask-writer", daemon=True)
@@ -168,7 +199,8 @@ class _Writer:
                 if isinstance(item, av.Packet):
                     self._sink.write_audio(item)
                 else:
-                    self._sink.write(*item)
+                    frame, matte = item
+                    self._sink.write(frame, self._output.render(frame.rgb, matte))
         except BaseException as error:  # re-raised on the caller's thread by put() or close()
             self._error = error
             while self._queue.get() is not _END:  # keep draining so put() never blocks

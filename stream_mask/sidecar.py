@@ -14,7 +14,7 @@ from typing import Any
 
 import av
 
-from .config import RunConfig
+from .config import OutputSpec, RunConfig
 from .models import ResolvedModel
 from .sources import SourceInfo
 
@@ -32,12 +32,12 @@ def sidecar_path(output: str) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def describe(config: RunConfig, model: ResolvedModel, parts: list[str], source: SourceInfo,
+def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts: list[str], source: SourceInfo,
              frames: int, interrupted: bool) -> dict[str, Any]:
-    """Everything needed to run this again and get the same masks."""
-    settings = asdict(config)
-    settings["parts"] = parts  # resolved: defaults made explicit
-    del settings["progress"], settings["overwrite"]
+    """Everything needed to run this again and get the same output."""
+    settings = {"input": config.input, "confidence": config.confidence, "model": config.model, **asdict(output)}
+    settings["kind"] = output.resolved_kind()  # defaults made explicit
+    settings["parts"] = parts
     return {
         "settings": settings,
         "model": {"name": model.name, "sha256": model.sha256, "url": model.info.url if model.info else None},

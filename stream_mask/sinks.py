@@ -1,4 +1,4 @@
-"""Where masks go: video files (PyAV), PNG sequences and single images.
+"""Where masks, composites and alpha pictures go: video files (PyAV), PNG sequences and single images.
 
 Every sink writes to a hidden partial file or folder beside its target and moves it into place only in
 `close()`, so a failed run leaves nothing behind and an existing file is never half-replaced. A run
@@ -18,14 +18,26 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
 from .errors import StreamMaskError
 from .sources import IMAGE_EXTENSIONS, Frame, SourceInfo
 
 
+PICTURES = ("gray", "rgb", "rgba")  # what a sink's write() takes: HxW, HxWx3 RGB, HxWx4 RGBA (straight alpha)
+_CHANNELS = {"gray": None, "rgb": 3, "rgba": 4}
+_NDARRAY_FORMATS = {"gray": "gray", "rgb": "rgb24", "rgba": "rgba"}
+
+_MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
+_MOV_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"})
+_WEBM_AUDIO = frozenset({"opus", "vorbis"})  # all WebM may hold
+_X264 = {"crf": "16", "preset": "veryfast"}
+_VP9 = {"crf": "20", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+
+
 @dataclass(frozen=True)
 class VideoFormat:
-    """How one container extension is written."""
+    """How one (container extension, picture kind) is written."""
 
     container: str  # FFmpeg muxer name
     codec: str
@@ -33,16 +45,36 @@ class VideoFormat:
     options: dict[str, str]
     audio_codecs: frozenset[str] | None  # codecs it can hold by copy; None means any
     audio_fallback: str  # encoder used when the source's audio codec cannot be copied
+    audio_rate: int | None = None  # sample rate the fallback encoder needs; None keeps the source's
+
+    @property
+    def even_size(self) -> bool:
+        """libx264 4:2:0 refuses odd sizes (H.264 crops only in whole chroma samples, so an odd size cannot be
+        signalled either): such frames are padded by repeating the last row/column, and players show that
+        extra line. 4:4:4 and grey formats and VP9 (which codes odd sizes itself) keep the exact size."""
+        return self.codec == "libx264" and self.pix_fmt in ("yuv420p", "yuvj420p")
 
 
-VIDEO_FORMATS: dict[str, VideoFormat] = {
-    # Lossless 8-bit grey: the mask exactly as computed, small because masks are flat.
-    ".mkv": VideoFormat("matroska", "ffv1", "gray", {"level": "3", "slices": "4"}, None, "flac"),
+# Every (extension, picture) a video file can be written as: the one place that chooses codecs.
+VIDEO_FORMATS: dict[tuple[str, str], VideoFormat] = {
+    # Grey masks. Lossless 8-bit grey: the mask exactly as computed, small because masks are flat.
+    (".mkv", "gray"): VideoFormat("matroska", "ffv1", "gray", {"level": "3", "slices": "4"}, None, "flac"),
     # H.264 4:2:0 that ordinary players and browsers show; visually lossless, not bit-exact.
-    ".mp4": VideoFormat(
-        "mp4", "libx264", "yuv420p", {"crf": "16", "preset": "veryfast"},
-        frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}), "aac",
+    (".mp4", "gray"): VideoFormat("mp4", "libx264", "yuv420p", _X264, _MP4_AUDIO, "aac"),
+    (".mov", "gray"): VideoFormat("mov", "libx264", "yuv420p", _X264, _MOV_AUDIO, "aac"),
+    # Colour (composites, overlays): H.264 4:2:0 crf 16 everywhere. The pictures derive from lossy footage,
+    # so lossless FFV1 RGB is ~23x larger (67 MB vs 2.9 MB for the 7.8 s 720p test clip) for no visible gain.
+    (".mp4", "rgb"): VideoFormat("mp4", "libx264", "yuv420p", _X264, _MP4_AUDIO, "aac"),
+    (".mkv", "rgb"): VideoFormat("matroska", "libx264", "yuv420p", _X264, None, "flac"),
+    (".mov", "rgb"): VideoFormat("mov", "libx264", "yuv420p", _X264, _MOV_AUDIO, "aac"),
+    (".webm", "rgb"): VideoFormat("webm", "libvpx-vp9", "yuv420p", _VP9, _WEBM_AUDIO, "libopus", 48000),
+    # Colour with straight alpha. ProRes 4444 for editors; VP9 with alpha for browsers (note: FFmpeg's native
+    # vp9 decoder drops the alpha, the libvpx-vp9 decoder keeps it); FFV1 BGRA: bit-exact RGB and alpha.
+    (".mov", "rgba"): VideoFormat(
+        "mov", "prores_ks", "yuva444p10le", {"profile": "4444", "alpha_bits": "16", "vendor": "apl0"}, _MOV_AUDIO, "aac",
     ),
+    (".webm", "rgba"): VideoFormat("webm", "libvpx-vp9", "yuva420p", _VP9, _WEBM_AUDIO, "libopus", 48000),
+    (".mkv", "rgba"): VideoFormat("matroska", "ffv1", "bgra", {"level": "3", "slices": "4"}, None, "flac"),
 }
 
 
@@ -50,6 +82,7 @@ class Sink:
     """Receives one picture per frame (and audio packets); `close()` publishes, `abort()` discards."""
 
     path: str
+    picture = "gray"
     frames_written = 0
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
@@ -64,12 +97,22 @@ class Sink:
     def abort(self) -> None:
         raise NotImplementedError
 
+    def _check_picture(self, frame: Frame, picture: np.ndarray) -> None:
+        channels = _CHANNELS[self.picture]
+        ok = picture.dtype == np.uint8 and (
+            picture.ndim == 2 if channels is None else picture.ndim == 3 and picture.shape[2] == channels
+        )
+        if not ok:
+            shape = "x".join(map(str, picture.shape))
+            raise StreamMaskError(f"frame {frame.index}: {self.path} takes {self.picture} pictures, got {shape} {picture.dtype}")
+
 
 class VideoSink(Sink):
-    """A grey mask video with the source's frame timestamps and, when it has one, its audio."""
+    """A mask, colour or alpha video with the source's frame timestamps and, when it has one, its audio."""
 
-    def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat) -> None:
+    def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat, picture: str = "gray") -> None:
         self.path = str(path)
+        self.picture = picture
         self._final = path
         fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
         os.close(fd)
@@ -80,35 +123,50 @@ class VideoSink(Sink):
         except av.error.FFmpegError as error:
             self._partial.unlink(missing_ok=True)
             raise StreamMaskError(f"cannot write {path}: {error.strerror}") from None
-        self._size = (source.width, source.height)
-        self._video = self._container.add_stream(fmt.codec, rate=source.fps)
-        # 4:2:0 needs even sizes: pad by repeating the last row/column rather than fail.
-        self._video.width = source.width + source.width % 2 if fmt.pix_fmt == "yuv420p" else source.width
-        self._video.height = source.height + source.height % 2 if fmt.pix_fmt == "yuv420p" else source.height
-        self._video.pix_fmt = fmt.pix_fmt
-        self._video.codec_context.time_base = source.time_base
-        self._video.options = dict(fmt.options)
-        self._audio_in = source.audio
-        self._audio_out: av.audio.stream.AudioStream | None = None
-        self._resampler: av.AudioResampler | None = None
-        if source.audio is not None:
-            self._add_audio(source.audio)
+        try:
+            self._size = (source.width, source.height)
+            self._video = self._container.add_stream(fmt.codec, rate=source.fps)
+            # 4:2:0 H.264 needs even sizes: pad by repeating the last row/column rather than fail (see even_size).
+            self._video.width = source.width + source.width % 2 if fmt.even_size else source.width
+            self._video.height = source.height + source.height % 2 if fmt.even_size else source.height
+            self._video.pix_fmt = fmt.pix_fmt
+            self._video.codec_context.time_base = source.time_base
+            self._video.options = dict(fmt.options)
+            # Colour into YUV: convert and tag as BT.709 limited range (what players assume for HD anyway).
+            self._yuv_colour = picture != "gray" and fmt.pix_fmt.startswith("yuv")
+            if self._yuv_colour:
+                context = self._video.codec_context
+                context.colorspace = int(Colorspace.ITU709)
+                context.color_primaries = int(ColorPrimaries.BT709)
+                context.color_trc = int(ColorTrc.BT709)
+                context.color_range = int(ColorRange.MPEG)
+            self._audio_in = source.audio
+            self._audio_out: av.audio.stream.AudioStream | None = None
+            self._resampler: av.AudioResampler | None = None
+            if source.audio is not None:
+                self._add_audio(source.audio)
+        except (av.error.FFmpegError, ValueError) as error:
+            self.abort()
+            raise StreamMaskError(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
 
     def _add_audio(self, audio: av.audio.stream.AudioStream) -> None:
         name = audio.codec_context.name
         if self._fmt.audio_codecs is None or name in self._fmt.audio_codecs:
             self._audio_out = self._container.add_stream_from_template(audio)
             return
-        # The container cannot hold this codec: transcode (e.g. PCM into MP4 becomes AAC).
-        self._audio_out = self._container.add_stream(self._fmt.audio_fallback, rate=audio.codec_context.sample_rate)
+        # The container cannot hold this codec: transcode (PCM into MP4 becomes AAC, AAC into WebM Opus).
+        # The encoder cuts the resampled audio into the frame size it needs itself (960 samples for Opus).
+        rate = self._fmt.audio_rate or audio.codec_context.sample_rate
+        self._audio_out = self._container.add_stream(self._fmt.audio_fallback, rate=rate)
         self._audio_out.layout = audio.codec_context.layout
         self._resampler = av.AudioResampler(
             format=self._audio_out.codec_context.codec.audio_formats[0].name,
             layout=audio.codec_context.layout,
-            rate=audio.codec_context.sample_rate,
+            rate=rate,
         )
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
+        self._check_picture(frame, picture)
         if picture.shape[1::-1] != self._size:
             raise StreamMaskError(
                 f"frame {frame.index} is {picture.shape[1]}x{picture.shape[0]}, the video is "
@@ -117,8 +175,17 @@ class VideoSink(Sink):
         pad_h = self._video.height - picture.shape[0]
         pad_w = self._video.width - picture.shape[1]
         if pad_h or pad_w:
-            picture = np.pad(picture, ((0, pad_h), (0, pad_w)), mode="edge")
-        video_frame = av.VideoFrame.from_ndarray(picture, format="gray")
+            picture = np.pad(picture, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (picture.ndim - 2), mode="edge")
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format=_NDARRAY_FORMATS[self.picture])
+        # Convert here rather than let the encoder do it, on one thread: swscale's sliced (threaded) RGBA -> YUVA
+        # conversion corrupts the alpha of the first 8 pixels of each slice's first row (seen at 321x181 and
+        # 320x180 with FFmpeg 8.1/PyAV 18.1; tests/test_sinks.py catches it). One thread costs ~nothing here.
+        if self._yuv_colour:
+            video_frame = video_frame.reformat(
+                format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, threads=1,
+            )
+        elif video_frame.format.name != self._fmt.pix_fmt:
+            video_frame = video_frame.reformat(format=self._fmt.pix_fmt, threads=1)
         video_frame.pts = frame.pts
         video_frame.time_base = frame.time_base
         self._container.mux(self._video.encode(video_frame))
@@ -155,14 +222,16 @@ class VideoSink(Sink):
 class ImageSequenceSink(Sink):
     """PNG files in a folder: `pattern` is a %-style name such as `%05d.png`, or None to reuse image names."""
 
-    def __init__(self, folder: Path, pattern: str | None) -> None:
+    def __init__(self, folder: Path, pattern: str | None, picture: str = "gray") -> None:
         self.path = str(folder / pattern) if pattern else str(folder)
+        self.picture = picture
         self._folder = folder
         self._pattern = pattern
         self._partial = Path(tempfile.mkdtemp(dir=folder.parent if not folder.exists() else folder, prefix=".stream-mask.partial-"))
         self._names: list[str] = []
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
+        self._check_picture(frame, picture)
         name = self._pattern % frame.index if self._pattern else f"{frame.name or f'{frame.index:05d}'}.png"
         write_png(self._partial / name, picture)
         self._names.append(name)
@@ -181,14 +250,16 @@ class ImageSequenceSink(Sink):
 class ImageSink(Sink):
     """One PNG for a one-image input."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, picture: str = "gray") -> None:
         self.path = str(path)
+        self.picture = picture
         self._final = path
         self._picture: np.ndarray | None = None
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         if self._picture is not None:
             raise StreamMaskError(f"{self.path} holds one image but the input has several: give a folder or a %05d.png pattern")
+        self._check_picture(frame, picture)
         self._picture = picture
         self.frames_written += 1
 
@@ -223,27 +294,38 @@ def write_png(path: Path, picture: np.ndarray) -> None:
     data.tofile(str(path))
 
 
-def open_sink(spec: str, source: SourceInfo, overwrite: bool = False) -> Sink:
-    """Choose and open the sink for OUTPUT by its form: .mkv/.mp4 file, .png file, %d pattern or folder."""
+def video_extensions(picture: str) -> list[str]:
+    """The video file extensions that can hold `picture` pictures, in table order."""
+    return [extension for extension, kind in VIDEO_FORMATS if kind == picture]
+
+
+def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: str = "gray") -> Sink:
+    """Choose and open the sink for OUTPUT by its form (video file, .png file, %d pattern or folder) and by
+    the kind of picture it receives: "gray" (HxW uint8), "rgb" (HxWx3) or "rgba" (HxWx4, straight alpha)."""
+    if picture not in PICTURES:
+        raise ValueError(f"picture must be one of {PICTURES}, not {picture!r}")
     path = Path(spec)
     suffix = path.suffix.lower()
     if "%" in path.name:
         _check_pattern(path.name)
         _check_parent(path.parent)
         _refuse_existing_sequence(path.parent, path.name, overwrite)
-        return ImageSequenceSink(path.parent, path.name)
-    if suffix in VIDEO_FORMATS:
+        return ImageSequenceSink(path.parent, path.name, picture)
+    if (suffix, picture) in VIDEO_FORMATS:
         _check_parent(path.parent)
         _refuse_existing(path, overwrite)
-        return VideoSink(path, source, VIDEO_FORMATS[suffix])
+        return VideoSink(path, source, VIDEO_FORMATS[suffix, picture], picture)
+    if any(extension == suffix for extension, _ in VIDEO_FORMATS):
+        known = ", ".join([*video_extensions(picture), ".png", "a folder", "a %05d.png pattern"])
+        raise StreamMaskError(f"cannot write {picture} pictures to {spec}: output must be {known}")
     if suffix == ".png":
         if not source.is_image or (source.frame_count or 0) > 1:
             raise StreamMaskError(f"{spec} holds one image but the input has several: give a folder or a pattern like masks/%05d.png")
         _check_parent(path.parent)
         _refuse_existing(path, overwrite)
-        return ImageSink(path)
+        return ImageSink(path, picture)
     if suffix in IMAGE_EXTENSIONS or suffix:
-        known = ", ".join([*VIDEO_FORMATS, ".png", "a folder", "a %05d.png pattern"])
+        known = ", ".join([*video_extensions(picture), ".png", "a folder", "a %05d.png pattern"])
         raise StreamMaskError(f"cannot write {spec}: output must be {known}")
     # No extension: a folder of PNGs, named like the input images or numbered for a video.
     _check_parent(path.parent)
@@ -251,7 +333,7 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False) -> Sink:
         raise StreamMaskError(f"output {spec} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to write into it")
-    return ImageSequenceSink(path, None if source.is_image else "%05d.png")
+    return ImageSequenceSink(path, None if source.is_image else "%05d.png", picture)
 
 
 def _check_parent(folder: Path) -> None:

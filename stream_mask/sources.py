@@ -163,7 +163,10 @@ class ImageSource(Source):
 
 def read_image(path: Path) -> np.ndarray:
     """Read an image file as HxWx3 RGB uint8 (EXIF orientation applied, any path encoding)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as error:
+        raise StreamMaskError(f"cannot read {path}: {error.strerror}") from None
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise StreamMaskError(f"cannot read {path}: not an image file")

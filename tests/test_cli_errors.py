@@ -38,8 +38,8 @@ pytestmark = pytest.mark.skipif(
     reason=f"real models and media not found in {SHARED} (../shared from the repo)",
 )
 
-SUMMARY = re.compile(r"^(\d+) frames in \d+\.\d s \(\d+\.\d fps\) -> (.+)$")
-INTERRUPTED = re.compile(r"^interrupted: (\d+) frames in \d+\.\d s \(\d+\.\d fps\) -> (.+) \(partial, .*\)$")
+SUMMARY = re.compile(r"^(\d+) frames in \d+\.\d s \(\d+\.\d fps\), \d+ model calls -> (.+)$")
+INTERRUPTED = re.compile(r"^interrupted: (\d+) frames in \d+\.\d s \(\d+\.\d fps\), \d+ model calls -> (.+) \(partial, .*\)$")
 
 
 @pytest.fixture(autouse=True)

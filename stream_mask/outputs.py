@@ -1,0 +1,149 @@
+"""What each output of a run makes from the model's planes: a matte, then the picture its sink encodes.
+
+Work is split by thread: `matte()` runs on the model's thread and copies out of MediaPipe's planes
+the little it needs (they are reused by the next frame); `render()` runs on the output's own writer
+thread, so the heavier colour work of several outputs (composites, overlays) spreads over the cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import effects, masks
+from .config import OutputSpec
+from .errors import StreamMaskError
+from .parts import Part
+from .sinks import Sink, open_sink
+from .sources import Frame, SourceInfo, VideoFileSource
+
+LOSSY_EXTENSIONS = (".mp4", ".mov", ".webm")  # class indices must survive exactly: labels refuse these
+
+
+class Output:
+    """One output: its kind, the parts it shows, and the sink that encodes its pictures."""
+
+    picture = "gray"  # what `render` returns: "gray" HxW, "rgb" HxWx3 or "rgba" HxWx4 (uint8)
+
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
+        self.spec = spec
+        self.parts = parts
+        self.confidence = confidence
+        self._make_mask = masks.soft_mask if spec.soft else masks.binary_mask
+        self.sink: Sink | None = None
+
+    def open(self, source: SourceInfo, overwrite: bool) -> Sink:
+        self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
+        return self.sink
+
+    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        """HxW uint8: 255 (or the soft grey level) on the selected parts."""
+        return self._make_mask([part.confidence(planes) for part in self.parts], self.confidence, shape)
+
+    def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        return matte
+
+    def close(self) -> None:
+        """Release what rendering holds open (a background video)."""
+
+
+class AlphaOutput(Output):
+    """The frame with the matte as its alpha channel (straight, not premultiplied)."""
+
+    picture = "rgba"
+
+    def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        return np.dstack((rgb, matte))
+
+
+class CompositeOutput(Output):
+    """The frame with an effect outside the selected parts (inside them with --invert)."""
+
+    picture = "rgb"
+
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
+        super().__init__(spec, parts, confidence)
+        self.effect = effects.parse_effect(spec.effect or "blur")
+        self._video = _LoopingVideo(self.effect.path) if self.effect.kind == "video" else None
+
+    def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        alpha = matte.astype(np.float32) * np.float32(1 / 255)
+        if self._video is None:
+            return self.effect.apply(rgb, alpha, self.spec.invert)
+        layer = effects.cover_resize(next(self._video), rgb.shape[0], rgb.shape[1])
+        return effects.composite(rgb, alpha, layer, self.spec.invert)
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.close()
+
+
+class OverlayOutput(Output):
+    """The frame with each selected part tinted in its own colour, for checking a result."""
+
+    picture = "rgb"
+
+    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        if not self.parts:
+            return np.zeros((0, *shape), dtype=np.uint8)
+        return np.stack([self._make_mask([part.confidence(planes)], self.confidence, shape) for part in self.parts])
+
+    def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        return effects.overlay(rgb, [m.astype(np.float32) * np.float32(1 / 255) for m in matte])
+
+
+class LabelsOutput(Output):
+    """Every class at once: each pixel holds the index of its most likely class (lossless only).
+
+    A one-channel model (selfie) gives 1 where its confidence is `> confidence`, else 0.
+    """
+
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
+        super().__init__(spec, parts, confidence)
+        if Path(spec.path).suffix.lower() in LOSSY_EXTENSIONS:
+            raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
+
+    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        if len(planes) == 1:
+            return (planes[0] > self.confidence).astype(np.uint8)
+        return np.argmax(np.stack(planes), axis=0).astype(np.uint8)
+
+
+KIND_CLASSES: dict[str, type[Output]] = {
+    "mask": Output,
+    "alpha": AlphaOutput,
+    "composite": CompositeOutput,
+    "overlay": OverlayOutput,
+    "labels": LabelsOutput,
+}
+
+
+def make_output(spec: OutputSpec, parts: list[Part], confidence: float) -> Output:
+    return KIND_CLASSES[spec.resolved_kind()](spec, parts, confidence)
+
+
+class _LoopingVideo:
+    """Frames of a background video, from the start again at its end."""
+
+    def __init__(self, path: str | None) -> None:
+        if not path or not Path(path).is_file():
+            raise StreamMaskError(f"background video not found: {path}")
+        self._path = path
+        self._frames = self._start()
+
+    def _start(self) -> Iterator[np.ndarray]:
+        self._source = VideoFileSource(self._path)
+        return (item.rgb for item in self._source if isinstance(item, Frame))
+
+    def __next__(self) -> np.ndarray:
+        try:
+            return next(self._frames)
+        except StopIteration:
+            self._source.close()
+            self._frames = self._start()
+            return next(self._frames)
+
+    def close(self) -> None:
+        self._source.close()
