@@ -125,3 +125,20 @@ def test_effect_without_composite_is_an_error(tmp_path, standin_model, bands):
                      "--model", str(standin_model))
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "--effect needs --kind composite" in result.stderr
+
+
+def test_video_and_image_backgrounds(tmp_path, standin_model, bands):
+    """`video:PATH` loops a background video (resized to cover); `image:PATH` shows a still."""
+    video, frames = bands
+    backdrop = [np.full((64, 64, 3), value, dtype=np.uint8) for value in (40, 80)]  # 2 frames: loops
+    write_lossless_video(tmp_path / "backdrop.mkv", backdrop)
+    cv2.imwrite(str(tmp_path / "still.png"), np.full((10, 30, 3), 200, dtype=np.uint8))
+    run_ok("run", str(video), "--parts", "hair", "--effect", f"video:{tmp_path / 'backdrop.mkv'}", "-o", str(tmp_path / "v"),
+           "--parts", "hair", "--effect", f"image:{tmp_path / 'still.png'}", "-o", str(tmp_path / "i"), "--model", str(standin_model))
+    keep = interior()
+    for index, (rgb, got_v, got_i) in enumerate(zip(frames, read_pngs(tmp_path / "v", 3), read_pngs(tmp_path / "i", 3))):
+        outside = (expected_confidences(rgb)[..., 1] <= 0.4) & keep
+        assert (got_v[outside] == (40, 80)[index % 2]).all()  # frame 0, 1, then 0 again
+        assert (got_i[outside] == 200).all()
+        inside = ~outside & keep
+        assert np.array_equal(got_v[inside], rgb[inside]) and np.array_equal(got_i[inside], rgb[inside])
