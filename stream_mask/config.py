@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StreamMaskError
@@ -60,17 +60,6 @@ class RunConfig:
         check_confidence(self.confidence)
         if not self.outputs:
             raise StreamMaskError("no output: give -o OUTPUT")
-        paths = [spec.path for spec in self.outputs]
-        if len(set(paths)) != len(paths):
-            raise StreamMaskError("the same output is given twice")
-
-
-def expand_part_outputs(spec: OutputSpec, default_parts: tuple[str, ...]) -> list[OutputSpec]:
-    """`out_{part}.mkv` with parts hair,face -> out_hair.mkv (hair) and out_face.mkv (face)."""
-    if PART_FIELD not in spec.path:
-        return [spec]
-    parts = default_parts if spec.parts is None else spec.parts
-    return [replace(spec, path=spec.path.replace(PART_FIELD, part), parts=(part,)) for part in parts]
 
 
 def check_confidence(value: float) -> float:

@@ -1,9 +1,10 @@
-"""One run: source -> segmenter (VIDEO mode) -> parts + threshold -> sink.
+"""One run: source -> segmenter (VIDEO mode, once per frame) -> every output's matte -> its sink.
 
 Threading lives here and only here (the shape of supervision's video utilities): a reader thread
-demuxes and decodes, the caller's thread runs the model and the mask operations, a writer thread
-encodes and muxes. Bounded queues keep memory flat and let decode, inference and encode overlap on
-separate cores; the per-frame code itself stays single-threaded.
+demuxes and decodes, the caller's thread runs the model and computes each output's matte, and every
+output has a writer thread that renders its picture, encodes and muxes. Bounded queues keep memory
+flat and let decoding, inference and encoding overlap on separate cores; the per-frame code itself
+stays single-threaded.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import av
 from tqdm import tqdm
 
-from .config import RunConfig, expand_part_outputs
+from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .models import resolve_model
 from .outputs import Output, make_output
-from .parts import default_parts, resolve_parts
+from .parts import resolve_parts
 from .segmenter import Segmenter
 from .sidecar import describe, write_sidecar
 from .sources import Frame, Source, open_source
@@ -102,12 +103,20 @@ def run(config: RunConfig) -> RunStats:
 
 
 def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list[Output]:
-    """One Output per spec, `{part}` paths expanded to one output per part."""
-    specs = [expanded for spec in config.outputs for expanded in expand_part_outputs(spec, default_parts(labels))]
-    paths = [spec.path for spec in specs]
+    """One Output per spec; a `{part}` path becomes one output per selected part."""
+    outputs = []
+    for spec in config.outputs:
+        parts = resolve_parts(spec.parts, labels, model_name)
+        if PART_FIELD not in spec.path:
+            outputs.append(make_output(spec, parts, config.confidence))
+            continue
+        for part in parts:
+            single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
+            outputs.append(make_output(single, [part], config.confidence))
+    paths = [output.spec.path for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")
-    return [make_output(spec, resolve_parts(spec.parts, labels, model_name), config.confidence) for spec in specs]
+    return outputs
 
 
 def _discard(outputs: list[Output]) -> None:
