@@ -132,14 +132,20 @@ class VideoSink(Sink):
             self._video.pix_fmt = fmt.pix_fmt
             self._video.codec_context.time_base = source.time_base
             self._video.options = dict(fmt.options)
-            # Colour into YUV: convert and tag as BT.709 limited range (what players assume for HD anyway).
+            # Colour into YUV: convert with the BT.709 matrix into limited range and tag it so (what players assume
+            # for HD anyway): the matrix and range describe our own RGB -> YUV step, whatever the input used. The
+            # primaries and transfer describe the RGB values, which pass through untouched: keep the input's (a
+            # BT.2020/HLG phone video stays BT.2020/HLG), BT.709 when it has none.
             self._yuv_colour = picture != "gray" and fmt.pix_fmt.startswith("yuv")
             if self._yuv_colour:
                 context = self._video.codec_context
                 context.colorspace = int(Colorspace.ITU709)
-                context.color_primaries = int(ColorPrimaries.BT709)
-                context.color_trc = int(ColorTrc.BT709)
+                context.color_primaries = _specified(source.color_primaries, int(ColorPrimaries.BT709))
+                context.color_trc = _specified(source.color_trc, int(ColorTrc.BT709))
                 context.color_range = int(ColorRange.MPEG)
+            # The input's display matrix (rotation, flips), so every output shows the way the input does.
+            if source.display_matrix is not None:
+                self._video.set_display_matrix(list(source.display_matrix))
             self._audio_in = source.audio
             self._audio_out: av.audio.stream.AudioStream | None = None
             self._resampler: av.AudioResampler | None = None
@@ -157,6 +163,11 @@ class VideoSink(Sink):
         # The container cannot hold this codec: transcode (PCM into MP4 becomes AAC, AAC into WebM Opus).
         # The encoder cuts the resampled audio into the frame size it needs itself (960 samples for Opus).
         rate = self._fmt.audio_rate or audio.codec_context.sample_rate
+        # A decoder of our own: the source's is shared by every output's writer thread, and decoding is stateful.
+        self._decoder = av.CodecContext.create(name, "r")
+        self._decoder.extradata = audio.codec_context.extradata
+        self._decoder.sample_rate = audio.codec_context.sample_rate
+        self._decoder.layout = audio.codec_context.layout
         self._audio_out = self._container.add_stream(self._fmt.audio_fallback, rate=rate)
         self._audio_out.layout = audio.codec_context.layout
         self._resampler = av.AudioResampler(
@@ -194,11 +205,14 @@ class VideoSink(Sink):
     def write_audio(self, packet: av.Packet) -> None:
         if self._audio_out is None:
             return
+        # The same packet goes to every output, each on its own thread: mux a private copy, because muxing
+        # rescales the packet's timestamps in place to this container's time base.
+        packet = _copy_packet(packet)
         if self._resampler is None:
             packet.stream = self._audio_out
             self._container.mux(packet)
             return
-        for decoded in packet.decode():
+        for decoded in self._decoder.decode(packet):
             for resampled in self._resampler.resample(decoded):
                 self._container.mux(self._audio_out.encode(resampled))
 
@@ -273,6 +287,22 @@ class ImageSink(Sink):
 
     def abort(self) -> None:
         self._picture = None
+
+
+def _copy_packet(packet: av.Packet) -> av.Packet:
+    """A packet with its own data, timestamps and side data (PyAV has no packet copy)."""
+    copy = av.Packet(bytes(packet))
+    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+    copy.time_base = packet.time_base
+    copy.is_keyframe = packet.is_keyframe
+    for side_data in packet.iter_sidedata():
+        copy.set_sidedata(side_data)
+    return copy
+
+
+def _specified(tag: int, default: int) -> int:
+    """A colour tag of the input, or `default` when it is unspecified (0 reserved, 2 unspecified)."""
+    return tag if tag not in (0, 2) else default
 
 
 def _publish(partial: Path, final: Path) -> None:

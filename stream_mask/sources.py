@@ -7,6 +7,7 @@ sink can interleave them with the video it writes without a second pass over the
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.sidedata.sidedata
 import cv2
 import numpy as np
 
@@ -53,6 +55,17 @@ class SourceInfo:
     frame_count: int | None  # None when unknown (e.g. a stream)
     audio: av.audio.stream.AudioStream | None = None
     is_image: bool = False  # one still picture, or a set of them
+    # How players must show the video, read from its first decoded frame: the counter-clockwise rotation of its
+    # display matrix (phone videos: 90, -90, 180), and the matrix itself (9 ints, FFmpeg's layout; it also holds
+    # flips), which sinks copy onto every output video so masks line up with the input in players and editors.
+    rotation: int = 0
+    display_matrix: tuple[int, ...] | None = None
+    # The input's colour tags (FFmpeg enum values, 0 or 2 when unspecified). Decoding to RGB honours its matrix
+    # and range; the primaries and transfer describe the RGB values themselves, which outputs pass through.
+    color_primaries: int = 0
+    color_trc: int = 0
+    colorspace: int = 0
+    color_range: int = 0
 
 
 class Source:
@@ -105,8 +118,41 @@ class VideoFileSource(Source):
             frame_count=self._video.frames or _estimate_frames(self._video, rate),
             audio=audio,
         )
+        self._peek()
+
+    def _peek(self) -> None:
+        """Decode up to the first frame (keeping what came before it): the display matrix and colour tags are
+        only exposed on decoded frames (PyAV 18 does not read a stream's side data), and sinks need them before
+        they open. Works for pipes too: nothing is read twice."""
+        self._peeked: list[Frame | av.Packet] = []
+        self._first: av.VideoFrame | None = None
+        self._items = self._read()
+        try:
+            for item in self._items:
+                self._peeked.append(item)
+                if isinstance(item, Frame):
+                    break
+        except BaseException:
+            self._container.close()
+            raise
+        first, self._first = self._first, None
+        if first is None:
+            return
+        matrix = first.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+        self.info = dataclasses.replace(
+            self.info,
+            rotation=int(first.rotation) if matrix is not None else 0,
+            display_matrix=tuple(int(v) for v in np.frombuffer(bytes(matrix), dtype="<i4")) if matrix is not None else None,
+            color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
+            colorspace=int(first.colorspace), color_range=int(first.color_range),
+        )
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
+        while self._peeked:
+            yield self._peeked.pop(0)
+        yield from self._items
+
+    def _read(self) -> Iterator[Frame | av.Packet]:
         streams = [self._video] + ([self.info.audio] if self.info.audio is not None else [])
         step = _pts_step(self.info)
         last_pts: int | None = None
@@ -123,6 +169,8 @@ class VideoFileSource(Source):
                     if last_pts is not None and pts <= last_pts:
                         pts = last_pts + 1
                     last_pts = pts
+                    if index == 0:
+                        self._first = frame
                     yield Frame(frame.to_ndarray(format="rgb24"), index, pts, self.info.time_base)
                     index += 1
         except av.error.FFmpegError as error:
