@@ -55,12 +55,30 @@ class _AddOutput(argparse.Action):
 
 def output_specs(args: argparse.Namespace) -> tuple[OutputSpec, ...]:
     """The -o list as OutputSpecs; options after the last -o belong to it (so `-o x --parts hair` works)."""
-    outputs = list(args.outputs)
+    outputs = list(args.outputs or [])
     pending = getattr(args, "pending", None)
-    if pending:
+    if pending and outputs:
         path, options = outputs[-1]
         outputs[-1] = (path, {**options, **pending})
     return tuple(OutputSpec(path, **options) for path, options in outputs)
+
+
+def preview_choices(args: argparse.Namespace) -> dict[str, object]:
+    """Without -o, --parts and --effect choose what the preview window starts with."""
+    pending = getattr(args, "pending", None) or {}
+    if args.outputs or not pending:
+        return {}
+    unknown = sorted(set(pending) - {"parts", "effect"})
+    if unknown:
+        raise StreamMaskError(f"--{unknown[0]} needs an -o OUTPUT")
+    return {"preview_parts": pending.get("parts"), "preview_effect": pending.get("effect")}
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 1280x720, got {text!r}")
+    return int(width), int(height)
 
 
 def _confidence(text: str) -> float:
@@ -110,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    live = run.add_argument_group("live (cameras, streams, --realtime)")
+    live.add_argument("--realtime", action="store_true",
+                      help="pace a video file at its own frame rate and drop stale frames, like a camera")
+    live.add_argument("--every", type=int, default=1, metavar="N",
+                      help="run the model on every Nth frame and reuse its masks in between (slow machines)")
+    live.add_argument("--size", type=_size, help="camera: ask for this size, e.g. 1280x720")
+    live.add_argument("--fps", type=float, help="camera: ask for this frame rate")
+    live.add_argument("--mirror", action="store_true", help="flip frames left-right (selfie cameras)")
+    live.add_argument("--preview", action="store_true",
+                      help="show a window (the default without -o): views composite/mask/overlay/cutout; keys: "
+                           "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     models = commands.add_parser("models", help="list the known models, where they are and whether they are verified")
@@ -120,8 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "run" and not args.outputs:
-        parser.error("the following arguments are required: -o/--output")
+    if args.command == "run" and not args.outputs and not args.preview:
+        from .preview import display_available
+
+        if not display_available():
+            parser.error("no display for a preview window: give -o OUTPUT (the following arguments are required: -o/--output)")
+        args.preview = True  # no output: show the result in a window
     try:
         if args.command == "models":
             print(format_model_table(model_statuses(args.model_dir)))
@@ -131,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = RunConfig(
             input=args.input, outputs=output_specs(args), confidence=args.confidence,
             model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+            realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+            preview=args.preview, **preview_choices(args),
         )
         stats = run(config)
     except StreamMaskError as error:

@@ -28,10 +28,12 @@ class OutputSpec:
     invert: bool = False  # composite: apply the effect to the selected parts instead of the rest
 
     def resolved_kind(self) -> str:
-        """--kind if given; else composite when an effect is given, alpha for .mov/.webm, else mask."""
+        """--kind if given; else composite when an effect is given or the output is a virtual camera (blurred
+        background by default: what people send to a call), alpha for .mov/.webm, else mask."""
         if self.kind is not None:
             return self.kind
-        if self.effect is not None:
+        # A virtual camera: the same rule as sinks.is_virtualcam (not imported: config stays free of PyAV).
+        if self.effect is not None or self.path == "virtualcam" or self.path.startswith("virtualcam:"):
             return "composite"
         return "alpha" if Path(self.path).suffix.lower() in ALPHA_EXTENSIONS else "mask"
 
@@ -55,11 +57,21 @@ class RunConfig:
     model_dir: str | None = None
     overwrite: bool = False
     progress: bool = True
+    realtime: bool = False  # pace a file at its frame rate and drop stale frames, like a camera
+    every: int = 1  # run the model on every Nth frame, reuse its masks in between (slow machines)
+    size: tuple[int, int] | None = None  # camera request: width, height
+    fps: float | None = None  # camera request
+    mirror: bool = False  # flip frames horizontally (selfie cameras)
+    preview: bool = False  # show the live preview window (see preview.py)
+    preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
+    preview_effect: str | None = None
 
     def __post_init__(self) -> None:
         check_confidence(self.confidence)
-        if not self.outputs:
-            raise StreamMaskError("no output: give -o OUTPUT")
+        if self.every < 1:
+            raise StreamMaskError(f"--every must be 1 or more, got {self.every}")
+        if not self.outputs and not self.preview:
+            raise StreamMaskError("no output: give -o OUTPUT or --preview")
 
 
 def check_confidence(value: float) -> float:

@@ -9,27 +9,32 @@ stays single-threaded.
 
 from __future__ import annotations
 
+import collections
 import queue
+import statistics
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import av
+import numpy as np
 from tqdm import tqdm
 
 from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .models import resolve_model
 from .outputs import Output, make_output
-from .parts import resolve_parts
+from .parts import available_parts, resolve_parts
+from .preview import LiveStatus
 from .segmenter import Segmenter
 from .sidecar import describe, write_sidecar
 from .sources import Frame, Source, open_source
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
+LIVE_QUEUE_SIZE = 2
 READER_JOIN_SECONDS = 2.0
 _END = object()
 
@@ -44,17 +49,33 @@ class RunStats:
     model: str
     model_calls: int  # MediaPipe segmentations: one per frame, however many outputs
     interrupted: bool = False
+    live: bool = False  # camera, stream or --realtime: frames may be dropped to keep latency low
+    dropped: int = 0  # frames skipped because a newer one had arrived
+    latency_p50_ms: float = 0.0  # capture -> written, per frame and output
+    latency_p95_ms: float = 0.0
+    source_lost: bool = False  # a camera unplugged or a stream cut mid-run (the outputs are finalised)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        line = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-                f"{self.model_calls} model calls -> {', '.join(self.outputs)}")
+        line = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), {self.model_calls} model calls"
+        if self.live:
+            line += (f", {self.dropped} dropped, latency p50 {self.latency_p50_ms:.0f} ms "
+                     f"p95 {self.latency_p95_ms:.0f} ms")
+        line += f" -> {', '.join(self.outputs) or 'preview'}"
+        if self.source_lost:
+            line += " (input lost: outputs finalised)"
         if self.interrupted:
             line = f"interrupted: {line} (partial, finalised and playable)"
         return line
+
+
+def _percentile_ms(values: list[float], percent: int) -> float:
+    if not values:
+        return 0.0
+    return 1000 * float(np.percentile(values, percent))
 
 
 def run(config: RunConfig) -> RunStats:
@@ -64,13 +85,16 @@ def run(config: RunConfig) -> RunStats:
     it, nothing is written and KeyboardInterrupt propagates.
     """
     model = resolve_model(config.model, config.model_dir)
-    with open_source(config.input) as source, Segmenter(model.path, video=True) as segmenter:
+    opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
+                                mirror=config.mirror)
+    with opened_source as source, Segmenter(model.path, video=True) as segmenter:
         outputs = _make_outputs(config, segmenter.labels, model.name)
         opened: list[Output] = []
         try:
             for output in outputs:
                 output.open(source.info, config.overwrite)
                 opened.append(output)
+            preview = _open_preview(config, segmenter.labels, model.name, outputs) if config.preview else None
         except BaseException:
             _discard(opened)
             raise
@@ -78,8 +102,9 @@ def run(config: RunConfig) -> RunStats:
         bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if config.progress else True,
                    file=sys.stderr, leave=False)
         interrupted = False
+        timing = _Timing()
         try:
-            _process(source, segmenter, outputs, bar)
+            _process(source, segmenter, outputs, bar, timing, config.every, preview)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -87,7 +112,9 @@ def run(config: RunConfig) -> RunStats:
             raise
         finally:
             bar.close()
-        frames = min(output.sink.frames_written for output in outputs)
+            if preview is not None:
+                preview.close()
+        frames = min((output.sink.frames_written for output in outputs), default=bar.n)
         if frames == 0:
             _discard(outputs)
             if interrupted:
@@ -96,10 +123,23 @@ def run(config: RunConfig) -> RunStats:
         for output in outputs:
             output.close()
             output.sink.close()
-            write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
-                                                     source.info, output.sink.frames_written, interrupted))
+            if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one
+                write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
+                                                         source.info, output.sink.frames_written, interrupted))
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
-                        model.name, segmenter.calls, interrupted)
+                        model.name, segmenter.calls, interrupted, source.info.live, timing.dropped,
+                        _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
+                        source.ended_early)
+
+
+def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs: list[Output]) -> Preview:
+    """The window starts with the first output's parts and effect (the model's defaults without one)."""
+    from .preview import PreviewWindow  # opens a GUI toolkit: only when asked
+
+    first = outputs[0] if outputs else None
+    parts = first.parts if first else resolve_parts(config.preview_parts, labels, model_name)
+    effect = next((output.spec.effect for output in outputs if output.spec.effect), config.preview_effect)
+    return PreviewWindow(list(available_parts(labels).values()), parts, config.confidence, effect)
 
 
 def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list[Output]:
@@ -126,41 +166,93 @@ def _discard(outputs: list[Output]) -> None:
             output.sink.abort()
 
 
-def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: tqdm) -> None:
-    """Segment every frame of `source` once into every output; on any exit, what was queued is written."""
-    reader = _Reader(source)
-    writers = [_Writer(output) for output in outputs]
+class Preview(Protocol):
+    """A window shown on the model's thread (preview.PreviewWindow); its hotkeys may change the outputs."""
+
+    def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
+        """Display this frame; False when the user asked to quit."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass
+class _Timing:
+    """What the live figures of a run are made of."""
+
+    dropped: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: tqdm, timing: _Timing,
+             every: int = 1, preview: Preview | None = None) -> None:
+    """Segment the frames of `source` (every `every`-th; the others reuse its planes) into every output.
+
+    On any exit, what was queued is written first. Stops early when the preview asks to quit.
+    """
+    live = source.info.live
+    reader = _Reader(source, live)
+    writers = [_Writer(output, live) for output in outputs]
+    planes: list[np.ndarray] = []
     try:
-        for item in reader:
-            if isinstance(item, av.Packet):
-                for writer in writers:
-                    writer.put(item)
-                continue
-            planes = segmenter.segment(item.rgb, round(item.seconds * 1000))
+        for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
+            if index % every == 0:
+                planes = segmenter.segment(item.rgb, round(item.seconds * 1000))
+                if every > 1:  # MediaPipe reuses its buffers: keep a copy for the frames in between
+                    planes = [np.array(plane) for plane in planes]
             shape = item.rgb.shape[:2]
             for output, writer in zip(outputs, writers):
                 writer.put((item, output.matte(planes, shape)))
             bar.update()
+            if preview is not None:
+                status = LiveStatus(dropped=reader.dropped, inference_ms=segmenter.last_ms)
+                if not preview.show(item, planes, outputs, status):
+                    break
     finally:
         reader.close()
-        for writer in writers:
-            writer.close()
+        try:
+            for writer in writers:
+                writer.close()
+        finally:
+            timing.dropped = reader.dropped
+            timing.latencies = [latency for writer in writers for latency in writer.latencies]
+
+
+def _forward_audio(item: Any, writers: list[_Writer]) -> bool:
+    """Hand an audio packet to every output; True if `item` was one."""
+    if not isinstance(item, av.Packet):
+        return False
+    for writer in writers:
+        writer.put(item)
+    return True
 
 
 class _Reader:
-    """Demuxes and decodes `source` on a thread into a bounded queue; iterate to receive the items."""
+    """Demuxes and decodes `source` on a thread; iterate to receive its frames and audio packets.
 
-    def __init__(self, source: Source) -> None:
+    For a file, a bounded queue: the reader waits for the model, nothing is lost. For a live source
+    (camera, stream, --realtime), latest-frame-wins: a frame still waiting when a newer one arrives is
+    dropped (and counted), so latency stays bounded when the model is slower than the source. Audio
+    packets are never dropped.
+    """
+
+    def __init__(self, source: Source, live: bool) -> None:
         self._source = source
-        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
-        self._stop = threading.Event()
+        self._live = live
+        self._items: collections.deque[Any] = collections.deque()
+        self._ready = threading.Condition()
+        self._stop = False
         self._error: BaseException | None = None
+        self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="stream-mask-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             for item in self._source:
+                if isinstance(item, Frame) and not item.captured:
+                    item.captured = time.monotonic()
                 if not self._offer(item):
                     return
         except BaseException as error:  # re-raised on the caller's thread
@@ -170,22 +262,35 @@ class _Reader:
 
     def _offer(self, item: Any) -> bool:
         """Queue `item` unless the caller has stopped listening; True if queued."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        with self._ready:
+            if self._live and isinstance(item, Frame):
+                waiting = len(self._items)
+                self._items = collections.deque(x for x in self._items if not isinstance(x, Frame))
+                self.dropped += waiting - len(self._items)
+            else:
+                self._ready.wait_for(lambda: self._stop or len(self._items) < QUEUE_SIZE)
+            if self._stop:
+                return False
+            self._items.append(item)
+            self._ready.notify_all()
+            return True
 
     def __iter__(self) -> Iterator[Any]:
-        while (item := self._queue.get()) is not _END:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: bool(self._items))
+                item = self._items.popleft()
+                self._ready.notify_all()
+            if item is _END:
+                break
             yield item
         if self._error is not None:
             raise self._error
 
     def close(self) -> None:
-        self._stop.set()
+        with self._ready:
+            self._stop = True
+            self._ready.notify_all()
         # A source blocked in I/O (a stalled pipe or stream) cannot be woken: give up on the daemon
         # thread rather than hang the run; the container is closed by the caller afterwards.
         self._thread.join(timeout=READER_JOIN_SECONDS)
@@ -194,10 +299,12 @@ class _Reader:
 class _Writer:
     """Renders, encodes and muxes one output on its own thread: audio packets and (frame, matte) pairs."""
 
-    def __init__(self, output: Output) -> None:
+    def __init__(self, output: Output, live: bool) -> None:
         self._output = output
         self._sink = output.sink
-        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
+        # Live: a short queue, so a slow encoder makes the reader drop frames instead of adding latency.
+        self._queue: queue.Queue[Any] = queue.Queue(LIVE_QUEUE_SIZE if live else QUEUE_SIZE)
+        self.latencies: list[float] = []  # seconds from capture to written, per frame
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="stream-mask-writer", daemon=True)
         self._thread.start()
@@ -210,6 +317,7 @@ class _Writer:
                 else:
                     frame, matte = item
                     self._sink.write(frame, self._output.render(frame.rgb, matte))
+                    self.latencies.append(time.monotonic() - frame.captured)
         except BaseException as error:  # re-raised on the caller's thread by put() or close()
             self._error = error
             while self._queue.get() is not _END:  # keep draining so put() never blocks

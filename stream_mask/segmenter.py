@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,10 +68,12 @@ class Segmenter:
         self._last_ms = -1
         self._result: image_segmenter.ImageSegmenterResult | None = None
         self.calls = 0  # frames segmented, reported in the run's stats
+        self.last_ms = 0.0  # duration of the last call, for the live stats overlay
 
     def segment(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
         """Confidence planes for one HxWx3 uint8 RGB frame; `timestamp_ms` is used in VIDEO mode."""
         # MediaPipe ignores numpy strides: a padded view (PyAV pads rows) would be read as garbage.
+        started = time.perf_counter()
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.video:
             # MediaPipe rejects a timestamp that is not strictly greater than the previous one.
@@ -80,6 +83,7 @@ class Segmenter:
         else:
             self._result = self._task.segment(image)
         self.calls += 1
+        self.last_ms = (time.perf_counter() - started) * 1000
         planes = [mask.numpy_view() for mask in self._result.confidence_masks]
         # Masks may come back HxWx1; callers always get HxW.
         return [plane[:, :, 0] if plane.ndim == 3 else plane for plane in planes]

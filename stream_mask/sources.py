@@ -1,8 +1,13 @@
-"""Where frames come from: video files (anything FFmpeg reads), single images, folders or globs of images.
+"""Where frames come from: video files (anything FFmpeg reads), single images, folders or globs of images,
+cameras (OpenCV capture) and network streams (rtsp://, http://, udp://, srt://... through FFmpeg).
 
 A source yields `Frame`s in presentation order, each carrying its own timestamp (PyAV `pts` and
 `time_base`), and, for files with sound, the audio packets in the order they were demuxed, so that a
 sink can interleave them with the video it writes without a second pass over the file.
+
+Live sources (cameras, network streams, and files paced by `PacedSource`) set `SourceInfo.live`: their
+frames arrive in real time, so a consumer that falls behind should drop stale frames rather than queue them.
+Every frame records `captured`, the `time.monotonic()` at which it was read or released, for latency.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import stat
+import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +34,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none
 # FFmpeg renders text files (.txt, .nfo, .asc...) as "video" with these decoders: never footage of people.
 TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# Inputs opened as network streams, by FFmpeg (PyAV).
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "udp", "tcp", "srt", "rtmp")
+PUSHED_SCHEMES = ("rtsp", "rtsps", "udp", "tcp", "srt", "rtmp")  # always live: low-latency options
+STREAM_TIMEOUT = 10.0  # seconds a network stream may take to open, or to deliver more data, before we give up
+CAMERA_PREFIX = "camera:"
+DEFAULT_CAMERA_FPS = Fraction(30)  # assumed when a camera does not report its frame rate
 
 
 @dataclass
@@ -37,6 +51,7 @@ class Frame:
     pts: int  # presentation time in `time_base` units
     time_base: Fraction
     name: str = ""  # stem of the image file, for image sources
+    captured: float = 0.0  # time.monotonic() when read from the device / decoded / released by pacing
 
     @property
     def seconds(self) -> float:
@@ -66,12 +81,18 @@ class SourceInfo:
     color_trc: int = 0
     colorspace: int = 0
     color_range: int = 0
+    # Frames arrive in real time (camera, network stream, paced file): drop stale frames rather than queue them.
+    live: bool = False
+    # A human line on what a camera actually gave, e.g. "camera:0 gave 1280x720 at 30 fps (asked 1920x1080 at 60)".
+    report: str = ""
 
 
 class Source:
     """Iterable of `Frame`s and, interleaved with them, audio `av.Packet`s."""
 
     info: SourceInfo
+    # Set when a live source stopped before its end (camera unplugged, stream broke off): say "camera lost".
+    ended_early: bool = False
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         raise NotImplementedError
@@ -89,10 +110,20 @@ class Source:
 class VideoFileSource(Source):
     """A video file, animated GIF or stream that FFmpeg can demux, decoded by PyAV."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, options: dict[str, str] | None = None, live: bool = False,
+                 timeout: float | None = None, description: str | None = None) -> None:
+        """`options` go to FFmpeg's demuxer/protocol (e.g. {"rtsp_transport": "tcp"}); `timeout` (seconds) bounds
+        opening and each later read of a stream; `description` replaces `path` in messages (URLs without passwords)."""
+        shown = description or path
+        started = time.monotonic()
         try:
-            self._container = av.open(path)
+            self._container = av.open(path, options=options or {}, timeout=timeout)
         except av.error.FFmpegError as error:
+            if live:
+                timed_out = timeout is not None and time.monotonic() - started >= 0.9 * timeout
+                reason = f"no answer within {timeout:g} s" if timed_out else _stream_error(error, timeout)
+                raise StreamMaskError(f"cannot open stream {shown}: {reason}") from None
+            path = shown
             # Invalid data and bad-argument errors derive from ValueError (PyAV renamed the latter from
             # av.error.ValueError to av.error.ArgumentError), a file too short to probe raises EOFError:
             # either way the file is not something FFmpeg reads.
@@ -109,14 +140,16 @@ class VideoFileSource(Source):
         self._video.thread_type = "AUTO"  # frame + slice threads: decoding keeps pace with inference
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
+        self._timeout = timeout
         self.info = SourceInfo(
-            description=path,
+            description=shown,
             width=self._video.codec_context.width,
             height=self._video.codec_context.height,
             fps=Fraction(rate),
             time_base=Fraction(self._video.time_base or Fraction(1, 1000)),
-            frame_count=self._video.frames or _estimate_frames(self._video, rate),
+            frame_count=None if live else (self._video.frames or _estimate_frames(self._video, rate)),
             audio=audio,
+            live=live,
         )
         self._peek()
 
@@ -171,12 +204,16 @@ class VideoFileSource(Source):
                     last_pts = pts
                     if index == 0:
                         self._first = frame
-                    yield Frame(frame.to_ndarray(format="rgb24"), index, pts, self.info.time_base)
+                    yield Frame(frame.to_ndarray(format="rgb24"), index, pts, self.info.time_base,
+                                captured=time.monotonic())
                     index += 1
         except av.error.FFmpegError as error:
             if index == 0:
-                raise StreamMaskError(f"cannot decode {self.info.description}: {error.strerror}") from None
-            # A truncated or damaged tail: keep what decoded, as players do.
+                reason = _stream_error(error, self._timeout) if self.info.live else error.strerror
+                raise StreamMaskError(f"cannot decode {self.info.description}: {reason}") from None
+            # A truncated or damaged tail: keep what decoded, as players do. A stream that broke off or went
+            # silent for longer than the timeout ends the same way.
+            self.ended_early = self.info.live
         if index == 0:
             raise StreamMaskError(f"{self.info.description} has no decodable video frames")
 
@@ -206,7 +243,150 @@ class ImageSource(Source):
         for index, path in enumerate(self._paths):
             rgb = self._first if index == 0 and self._first is not None else read_image(path)
             self._first = None
-            yield Frame(rgb, index, index, self.info.time_base, name=path.stem)
+            yield Frame(rgb, index, index, self.info.time_base, name=path.stem, captured=time.monotonic())
+
+
+class CameraSource(Source):
+    """A camera through OpenCV's `cv2.VideoCapture` (any backend: V4L2 on Linux, AVFoundation, MSMF...).
+
+    `device` is a camera index (0), a device path ("/dev/video2") or, through the same capture code, a video file
+    that OpenCV can read. `size=(w, h)` and `fps` are requests: what the camera actually gave is read back after
+    the first frame into `info` and the human line `info.report`. Frames are RGB, stamped with `time.monotonic()`
+    relative to the first frame, in milliseconds (time base 1/1000), strictly increasing. When a read fails
+    mid-run (camera unplugged) iteration just ends, with `ended_early` set, so outputs can be finalised.
+    """
+
+    def __init__(self, device: int | str, size: tuple[int, int] | None = None, fps: float | None = None,
+                 description: str | None = None) -> None:
+        self.description = description or (f"{CAMERA_PREFIX}{device}")
+        self.ended_early = False
+        self.is_device = not (isinstance(device, str) and _is_regular_file(device))
+        if isinstance(device, str) and not os.path.exists(device):
+            raise StreamMaskError(f"cannot open {self.description}: no such device "
+                                  "(list devices with `v4l2-ctl --list-devices`)")
+        self._capture = _open_capture(device)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise StreamMaskError(f"cannot open {self.description}: no such camera, or it is in use "
+                                  "(list devices with `v4l2-ctl --list-devices`)")
+        if self.is_device:  # requests; a file ignores them
+            if size is not None or fps is not None:
+                # Most USB webcams reach 30 fps at 720p and above only in MJPG, not in raw YUYV.
+                self._capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+            if size is not None:
+                self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, int(size[0]))
+                self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, int(size[1]))
+            if fps is not None:
+                self._capture.set(cv2.CAP_PROP_FPS, float(fps))
+        ok, bgr = self._capture.read()
+        if not ok or bgr is None:
+            self._capture.release()
+            raise StreamMaskError(f"cannot read from {self.description}: it opened but gave no picture")
+        self._first: np.ndarray | None = bgr
+        self._first_time = time.monotonic()
+        height, width = bgr.shape[:2]
+        given_fps = self._capture.get(cv2.CAP_PROP_FPS)
+        rate = Fraction(given_fps).limit_denominator(1001) if given_fps and given_fps > 0 else DEFAULT_CAMERA_FPS
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not self.is_device else 0
+        report = f"{self.description} gave {width}x{height} at {_format_fps(rate)} fps"
+        asked = []
+        if size is not None:
+            asked.append(f"{int(size[0])}x{int(size[1])}")
+        if fps is not None:
+            asked.append(f"{_format_fps(fps)} fps" if size is None else f"{_format_fps(fps)}")
+        if asked:
+            report += f" (asked {' at '.join(asked)})"
+        self.info = SourceInfo(
+            description=self.description, width=width, height=height, fps=rate, time_base=Fraction(1, 1000),
+            frame_count=count if count > 0 else None, live=True, report=report,
+        )
+
+    @property
+    def camera_report(self) -> str:
+        return self.info.report
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        last_pts = -1
+        while True:
+            if self._first is not None:
+                bgr, self._first = self._first, None
+                captured = self._first_time
+            else:
+                if self._capture is None:
+                    return
+                ok, bgr = self._capture.read()
+                captured = time.monotonic()
+                if not ok or bgr is None:
+                    self.ended_early = self.is_device
+                    return
+            pts = max(round((captured - self._first_time) * 1000), last_pts + 1)
+            last_pts = pts
+            if bgr.ndim == 2:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+            else:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB if bgr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            yield Frame(np.ascontiguousarray(rgb), index, pts, self.info.time_base, captured=captured)
+            index += 1
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class PacedSource(Source):
+    """Releases another source's frames at their own presentation times, as a camera would deliver them: frame k
+    comes no earlier than its `seconds` minus the first frame's after the first was released. Audio packets pass
+    through unpaced. A consumer slower than real time is never waited for (nothing sleeps for a late frame)."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.info = dataclasses.replace(inner.info, live=True)
+
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
+        start: float | None = None
+        first_seconds = 0.0
+        for item in self.inner:
+            if isinstance(item, Frame):
+                if start is None:
+                    start, first_seconds = time.monotonic(), item.seconds
+                else:
+                    delay = start + (item.seconds - first_seconds) - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                item = dataclasses.replace(item, captured=time.monotonic())
+            yield item
+
+    @property
+    def ended_early(self) -> bool:  # type: ignore[override]
+        return self.inner.ended_early
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class MirroredSource(Source):
+    """Flips every frame of another source left-right, as a selfie camera's preview does. For a video whose
+    display matrix turns it by 90 degrees the stored picture is flipped top-bottom, so it shows mirrored."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self._flip = np.flipud if inner.info.rotation in (90, -90, 270, -270) else np.fliplr
+
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
+        for item in self.inner:
+            if isinstance(item, Frame):
+                item = dataclasses.replace(item, rgb=np.ascontiguousarray(self._flip(item.rgb)))
+            yield item
+
+    @property
+    def ended_early(self) -> bool:  # type: ignore[override]
+        return self.inner.ended_early
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -221,8 +401,43 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def open_source(spec: str) -> Source:
-    """Open INPUT as given on the command line: a video file, an image, a folder or a glob of images."""
+def open_source(spec: str, realtime: bool = False, size: tuple[int, int] | None = None, fps: float | None = None,
+                mirror: bool = False) -> Source:
+    """Open INPUT as given on the command line: a video file, an image, a folder or a glob of images, a camera
+    (`camera:0`, `camera:/dev/video2`, or a plain integer such as `0`) or a network stream URL (rtsp://, http://...).
+
+    `realtime` paces a file (or image set) so frames come at their own presentation times, like a camera; live
+    inputs are paced already. `size` (w, h) and `fps` are requests to a camera. `mirror` flips frames left-right.
+    """
+    source = _open(spec, size, fps)
+    if realtime and not source.info.live:
+        source = PacedSource(source)
+    if mirror:
+        source = MirroredSource(source)
+    return source
+
+
+def is_camera_spec(spec: str) -> bool:
+    return spec.startswith(CAMERA_PREFIX) or (spec.isdigit() and not Path(spec).exists())
+
+
+def is_stream_url(spec: str) -> bool:
+    return spec.split("://", 1)[0].lower() in STREAM_SCHEMES and "://" in spec
+
+
+def _open(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
+    if is_camera_spec(spec):
+        device: int | str = spec[len(CAMERA_PREFIX):] if spec.startswith(CAMERA_PREFIX) else spec
+        if not device:
+            raise StreamMaskError("camera: needs a number or a device path, e.g. camera:0 or camera:/dev/video2")
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        description = spec if spec.startswith(CAMERA_PREFIX) else f"{CAMERA_PREFIX}{spec}"
+        return CameraSource(device, size=size, fps=fps, description=description)
+    if size is not None or fps is not None:
+        raise StreamMaskError("--size and --fps are requests to a camera; they do not apply to " + _redact(spec))
+    if is_stream_url(spec):
+        return open_stream(spec)
     path = Path(spec)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -241,6 +456,64 @@ def open_source(spec: str) -> Source:
             raise StreamMaskError(f"no images match {spec}")
         return ImageSource(images, spec)
     raise StreamMaskError(f"input not found: {spec}")
+
+
+def open_stream(url: str, timeout: float = STREAM_TIMEOUT) -> VideoFileSource:
+    """A network stream through FFmpeg, with low-latency demuxing; a dead URL fails within about `timeout` s."""
+    scheme = url.split("://", 1)[0].lower()
+    options: dict[str, str] = {}
+    if scheme in PUSHED_SCHEMES:
+        # Live feeds: hand packets over as they come, and decode without waiting for reordering. Not for
+        # http(s), which mostly serves files and HLS: `nobuffer` drops the packets read while probing (a whole
+        # short clip), and `low_delay` breaks B-frame order.
+        options.update({"fflags": "nobuffer", "flags": "low_delay"})
+    if scheme in ("rtsp", "rtsps"):
+        options["rtsp_transport"] = "tcp"  # no lost UDP packets, and it passes NAT and firewalls
+    return VideoFileSource(url, options=options, live=True, timeout=timeout, description=_redact(url))
+
+
+def _redact(url: str) -> str:
+    """A URL as shown in messages: any password replaced by ***."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return url
+
+
+def _stream_error(error: av.error.FFmpegError, timeout: float | None) -> str:
+    if isinstance(error, av.error.ExitError) and timeout is not None:  # FFmpeg's interrupt: our timeout fired
+        return f"no answer within {timeout:g} s"
+    return error.strerror or str(error)
+
+
+def _is_regular_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _open_capture(device: int | str) -> cv2.VideoCapture:
+    """cv2.VideoCapture with any backend, OpenCV's own logging (a missing camera) kept off the terminal."""
+    logging = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
+    previous = None
+    if logging is not None:
+        previous = logging.getLogLevel()
+        logging.setLogLevel(getattr(logging, "LOG_LEVEL_SILENT", 0))  # our own message says it
+    try:
+        return cv2.VideoCapture(device, cv2.CAP_ANY)
+    finally:
+        if logging is not None and previous is not None:
+            logging.setLogLevel(previous)
+
+
+def _format_fps(rate: float | Fraction) -> str:
+    value = float(rate)
+    return f"{value:.0f}" if abs(value - round(value)) < 0.01 else f"{value:.2f}"
 
 
 def _pts_step(info: SourceInfo) -> int:

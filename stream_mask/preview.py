@@ -1,0 +1,158 @@
+"""The live preview window (OpenCV highgui) and its hotkeys.
+
+It runs on the model's thread, right after each frame is segmented (GUI toolkits want one thread),
+and shows one of four views of that frame. Hotkeys change the parts and the threshold of the preview
+*and of every output*, so what you see is what the recording or the virtual camera gets.
+
+    q / Esc quit     space pause     1-6 toggle parts     [ / ] confidence -/+ 0.05
+    m next view      f stats         h help
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import effects, masks
+from .errors import StreamMaskError
+from .outputs import Output
+from .parts import Part
+from .sources import Frame
+
+VIEWS = ("composite", "mask", "overlay", "cutout")
+CONFIDENCE_STEP = 0.05
+HELP = ("q/Esc quit", "space pause", "1-6 toggle parts", "[ ] confidence", "m next view", "f stats", "h help")
+_ESC = 27
+
+
+def display_available() -> bool:
+    """Whether a window can open: always on Windows and macOS, with an X or Wayland display on Linux."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass
+class LiveStatus:
+    """Figures for the stats overlay, kept by the pipeline."""
+
+    dropped: int = 0
+    inference_ms: float = 0.0
+
+
+class PreviewWindow:
+    """An OpenCV window showing the composite, mask, overlay or cutout view of each frame."""
+
+    def __init__(self, choices: Sequence[Part], parts: Sequence[Part], confidence: float,
+                 effect: str | None = None, title: str = "stream-mask") -> None:
+        if not display_available():
+            raise StreamMaskError("no display for the preview window: give -o OUTPUT to run without one")
+        self.title = title
+        self.choices = list(choices)[:6]  # keys 1-6
+        self.parts = list(parts)
+        self.confidence = confidence
+        self.view = VIEWS[0]
+        self.effect = effects.parse_effect(effect or "blur")
+        self.show_stats = False
+        self.show_help = False
+        self._shown = 0
+        self._last_time = time.monotonic()
+        self._fps = 0.0
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+
+    def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
+        """Draw this frame and handle the keys pressed since the last one; False when the user quits."""
+        if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return False  # the window was closed
+        now = time.monotonic()
+        self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_time, 1e-6) if self._shown else 0.0
+        self._last_time = now
+        picture = self.render(frame.rgb, planes)
+        self._annotate(picture, frame, status)
+        cv2.imshow(self.title, picture)
+        self._shown += 1
+        key = cv2.waitKey(1)
+        paused = False
+        while True:
+            if key in (ord("q"), _ESC):
+                return False
+            if key == ord(" "):
+                paused = not paused
+            elif key != -1:
+                self.handle_key(key, outputs)
+                if paused:  # show the change on the paused frame
+                    picture = self.render(frame.rgb, planes)
+                    self._annotate(picture, frame, status)
+                    cv2.imshow(self.title, picture)
+            if not paused:
+                return True
+            key = cv2.waitKey(50)
+            if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+                return False
+
+    def handle_key(self, key: int, outputs: list[Output]) -> None:
+        """Apply one hotkey to the preview and to every output."""
+        char = chr(key & 0xFF)
+        if char in "123456" and int(char) <= len(self.choices):
+            part = self.choices[int(char) - 1]
+            self.parts = [p for p in self.parts if p != part] if part in self.parts else [*self.parts, part]
+            for output in outputs:
+                output.parts = [p for p in output.parts if p != part] if part in output.parts else [*output.parts, part]
+        elif char in "[]":
+            step = CONFIDENCE_STEP if char == "]" else -CONFIDENCE_STEP
+            self.confidence = round(min(1.0, max(0.01, self.confidence + step)), 2)
+            for output in outputs:
+                output.confidence = self.confidence
+        elif char == "m":
+            self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        elif char == "f":
+            self.show_stats = not self.show_stats
+        elif char == "h":
+            self.show_help = not self.show_help
+
+    def render(self, rgb: np.ndarray, planes: list[np.ndarray]) -> np.ndarray:
+        """The current view as a BGR picture for imshow."""
+        selected = [part.confidence(planes) for part in self.parts]
+        mask = masks.binary_mask(selected, self.confidence, rgb.shape[:2])
+        if self.view == "mask":
+            return cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR)
+        if self.view == "overlay":
+            per_part = [masks.binary_mask([plane], self.confidence, rgb.shape[:2]) / 255.0 for plane in selected]
+            return cv2.cvtColor(effects.overlay(rgb, per_part), cv2.COLOR_RGB2BGR)
+        alpha = mask.astype(np.float32) / 255.0
+        if self.view == "cutout":
+            return cv2.cvtColor(effects.composite(rgb, alpha, _checkerboard(rgb.shape)), cv2.COLOR_RGB2BGR)
+        return cv2.cvtColor(self.effect.apply(rgb, alpha), cv2.COLOR_RGB2BGR)
+
+    def _annotate(self, picture: np.ndarray, frame: Frame, status: LiveStatus) -> None:
+        lines = [f"{self.view} | {', '.join(p.name for p in self.parts) or 'no parts'} | > {self.confidence:.2f}"]
+        if self.show_stats:
+            latency = (time.monotonic() - frame.captured) * 1000 if frame.captured else 0.0
+            lines.append(f"{self._fps:.1f} fps  latency {latency:.0f} ms  inference {status.inference_ms:.1f} ms  "
+                         f"dropped {status.dropped}")
+        if self.show_help:
+            keys = ", ".join(f"{i + 1} {p.name}" for i, p in enumerate(self.choices))
+            lines += [*HELP, f"parts: {keys}"]
+        for row, text in enumerate(lines):
+            origin = (10, 24 + 22 * row)
+            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+        cv2.waitKey(1)  # let the GUI process the close
+
+
+@functools.lru_cache(maxsize=2)
+def _checkerboard(shape: tuple[int, ...], square: int = 16) -> np.ndarray:
+    """The grey checks editors draw behind transparency."""
+    rows, cols = np.indices(shape[:2]) // square
+    light = ((rows + cols) % 2).astype(np.uint8)
+    return np.repeat((102 + 51 * light)[..., None], 3, axis=2)
