@@ -263,12 +263,13 @@ class _Reader:
     def _offer(self, item: Any) -> bool:
         """Queue `item` unless the caller has stopped listening; True if queued."""
         with self._ready:
-            if self._live and isinstance(item, Frame):
+            if not self._live:
+                self._ready.wait_for(lambda: self._stop or len(self._items) < QUEUE_SIZE)
+            elif isinstance(item, Frame):
+                # A live source never waits (that would delay capture): the frame not yet taken goes.
                 waiting = len(self._items)
                 self._items = collections.deque(x for x in self._items if not isinstance(x, Frame))
                 self.dropped += waiting - len(self._items)
-            else:
-                self._ready.wait_for(lambda: self._stop or len(self._items) < QUEUE_SIZE)
             if self._stop:
                 return False
             self._items.append(item)

@@ -69,7 +69,7 @@ class PreviewWindow:
 
     def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
         """Draw this frame and handle the keys pressed since the last one; False when the user quits."""
-        if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+        if self._shown and not self._window_open():
             return False  # the window was closed
         now = time.monotonic()
         self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_time, 1e-6) if self._shown else 0.0
@@ -94,8 +94,14 @@ class PreviewWindow:
             if not paused:
                 return True
             key = cv2.waitKey(50)
-            if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            if not self._window_open():
                 return False
+
+    def _window_open(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:  # Qt, once its last window is closed: "NULL guiReceiver"
+            return False
 
     def handle_key(self, key: int, outputs: list[Output]) -> None:
         """Apply one hotkey to the preview and to every output."""
@@ -146,8 +152,11 @@ class PreviewWindow:
             cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
 
     def close(self) -> None:
-        cv2.destroyWindow(self.title)
-        cv2.waitKey(1)  # let the GUI process the close
+        try:
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)  # let the GUI process the close
+        except cv2.error:  # the user closed the window already (Qt: "NULL guiReceiver")
+            pass
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,0 +1,328 @@
+"""The live preview window for real: the `stream-mask` command under Xvfb, driven by xdotool.
+
+The window is only ever opened by the real command in a subprocess (this process never opens one, so
+the order of importing cv2 and av does not matter here). What the window shows is checked on
+screenshots (PyAV's x11grab) by robust pixel properties: the mask view is pure black and white, the
+composite view has colour, and the mask view goes all black when `]` raises the confidence to 1.0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import MEDIA, MODELS, needs_shared
+
+VIDEO = MEDIA / "people" / "gesture_recognizer_test_video.mp4"  # 7.8 s, 25 fps, 1280x720, one person
+SUMMARY = re.compile(r"^(\d+) frames in [\d.]+ s \([\d.]+ fps\), (\d+) model calls, (\d+) dropped, "
+                     r"latency p50 (\d+) ms p95 (\d+) ms -> (.+)$", re.M)
+
+needs_x = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
+                             reason="Xvfb and xdotool are needed (Debian packages xvfb, xdotool)")
+pytestmark = needs_shared
+
+
+def _env(display: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(STREAM_MASK_MODEL_DIR=str(MODELS), STREAM_MASK_MODEL_MIRROR="http://127.0.0.1:9")
+    if display:
+        env["DISPLAY"] = display
+    return env
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A virtual X server on a free display number (Xvfb picks it and reports it with -displayfd)."""
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("Xvfb and xdotool are needed (Debian packages xvfb, xdotool)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        number = b""
+        deadline = time.monotonic() + 15
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            if select.select([read_end], [], [], 0.2)[0]:
+                chunk = os.read(read_end, 16)
+                if not chunk:
+                    break
+                number += chunk
+        if not number.strip().isdigit():
+            pytest.fail(f"Xvfb did not report a display number (got {number!r}, exit code {server.poll()})")
+        yield f":{int(number)}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _xdotool(display: str, *args: str) -> subprocess.CompletedProcess:
+    # Without a window manager xdotool warns "XGetInputFocus returned the focused window of 1": harmless.
+    return subprocess.run(["xdotool", *args], env=_env(display), capture_output=True, text=True, timeout=30)
+
+
+_GRAB = """
+import sys, av
+with av.open(sys.argv[1], format="x11grab", options={"video_size": sys.argv[2], "draw_mouse": "0"}) as grab:
+    sys.stdout.buffer.write(next(grab.decode(video=0)).to_ndarray(format="rgb24").tobytes())
+"""
+
+
+@dataclass
+class Run:
+    """One `stream-mask run --preview` in a subprocess and its window."""
+
+    process: subprocess.Popen
+    display: str
+    stdout: Path
+    stderr: Path
+    window: str = ""
+
+    def wait_for_window(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = _xdotool(self.display, "search", "--name", "^stream-mask$").stdout.split()
+            if found:
+                self.window = found[0]
+                return
+            if self.process.poll() is not None:
+                pytest.fail(f"stream-mask exited ({self.process.returncode}) before its window opened: {self.err()}")
+            time.sleep(0.1)
+        pytest.fail(f"no stream-mask window after {timeout} s: {self.err()}")
+
+    def keys(self, *names: str) -> None:
+        _xdotool(self.display, "key", "--window", self.window, "--delay", "20", *names)
+
+    def geometry(self) -> tuple[int, int, int, int]:
+        shell = _xdotool(self.display, "getwindowgeometry", "--shell", self.window).stdout
+        values = dict(line.split("=", 1) for line in shell.split() if "=" in line)
+        return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def screenshot(self) -> np.ndarray:
+        """The window's content as RGB, grabbed from the X server by PyAV's x11grab.
+
+        In a fresh interpreter: in this one cv2 may already be loaded, whose libxcb clashes with the
+        one bundled in PyAV (x11grab then crashes).
+        """
+        x, y, width, height = self.geometry()
+        grab = subprocess.run([sys.executable, "-c", _GRAB, f"{self.display}+{x},{y}", f"{width}x{height}"],
+                              capture_output=True, timeout=30, env=_env(self.display))
+        assert grab.returncode == 0, grab.stderr.decode(errors="replace")
+        return np.frombuffer(grab.stdout, np.uint8).reshape(height, width, 3)
+
+    def wait_for_view(self, condition, what: str, timeout: float = 15) -> np.ndarray:
+        """Screenshot until `condition(picture)` holds (the window redraws at the next frame or key)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            picture = self.screenshot()
+            if condition(picture):
+                return picture
+            if time.monotonic() > deadline:
+                pytest.fail(f"the window never showed {what}: {describe(picture)}; {self.err()}")
+            time.sleep(0.1)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"stream-mask did not exit within {timeout} s: {self.err()}")
+        return code, self.stdout.read_text(), self.err()
+
+    def err(self) -> str:
+        return self.stderr.read_text() if self.stderr.exists() else ""
+
+
+@pytest.fixture
+def start(xvfb: str, tmp_path: Path) -> Iterator:
+    runs: list[Run] = []
+
+    def start(*args: str) -> Run:
+        stdout, stderr = tmp_path / f"stdout{len(runs)}.txt", tmp_path / f"stderr{len(runs)}.txt"
+        with open(stdout, "w") as out, open(stderr, "w") as err:
+            process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(VIDEO), "--model", "selfie",
+                                        "--realtime", "--preview", *args],
+                                       stdout=out, stderr=err, cwd=tmp_path, env=_env(xvfb))
+        runs.append(Run(process, xvfb, stdout, stderr))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+
+
+# --- pixel properties of a screenshot of the window (letterbox bars are a flat light grey) ---
+
+def coloured(picture: np.ndarray) -> float:
+    """Share of pixels whose channels differ: 0 for the black-and-white mask view."""
+    spread = picture.max(axis=2).astype(int) - picture.min(axis=2)
+    return float((spread > 8).mean())
+
+
+def mid_grey(picture: np.ndarray) -> float:
+    """Share of pixels neither near black nor near white nor the light grey of the window's bars."""
+    low, high = picture.min(axis=2), picture.max(axis=2)
+    return float(((low > 20) & (high < 230)).mean())
+
+
+def white(picture: np.ndarray) -> float:
+    """Share of pure white pixels below the text line (the top fifth holds the white status text)."""
+    below_text = picture[picture.shape[0] // 5:]
+    return float((below_text.min(axis=2) >= 250).mean())
+
+
+def is_mask_view(picture: np.ndarray) -> bool:
+    return coloured(picture) < 0.001 and mid_grey(picture) < 0.01
+
+
+def describe(picture: np.ndarray) -> str:
+    return (f"{picture.shape[1]}x{picture.shape[0]}, coloured {coloured(picture):.4f}, "
+            f"mid-grey {mid_grey(picture):.4f}, white {white(picture):.4f}")
+
+
+def _summary(stdout: str) -> re.Match:
+    match = SUMMARY.search(stdout)
+    assert match, f"no summary line with model calls, dropped and latency p50 in {stdout!r}"
+    return match
+
+
+def _mask_frames(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="gray") for frame in container.decode(video=0)]
+
+
+@needs_x
+def test_views_confidence_pause_and_quit(start, tmp_path: Path) -> None:
+    """m switches composite -> mask, ] raises the threshold of the window and of the output, q quits cleanly."""
+    run = start("-o", "out.mkv")
+    run.wait_for_window()
+    composite = run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the composite view (colour)")
+    assert not is_mask_view(composite)
+
+    run.keys("space")  # pause: the view and threshold changes are redrawn on the paused frame
+    run.keys("m")
+    mask = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) > 0.05,
+                             "the mask view (black and white, a white person)")
+    assert np.abs(mask.astype(int) - composite).mean() > 10, "the view did not change after m"
+    person = white(mask)
+
+    run.keys(*["bracketright"] * 15)  # 0.40 -> 1.00 (clamped): `> 1.0` holds nowhere
+    empty = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) < 0.001,
+                              "an empty mask after ] x 15")
+    assert white(empty) < person / 50
+
+    run.keys("space")  # resume: the frames from here on are written with confidence 1.0
+    time.sleep(0.5)
+    run.keys("q")  # the file may have ended meanwhile: then the run ends by itself
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    summary = _summary(stdout)
+    frames = int(summary[1])
+    assert int(summary[2]) >= 1 and summary[6] == "out.mkv"
+
+    written = _mask_frames(tmp_path / "out.mkv")
+    assert len(written) == frames
+    assert written[0].max() == 255 and (written[0] == 255).mean() > 0.05, "the first frames are masked at 0.40"
+    assert written[-1].max() == 0, (f"] must raise the confidence of the outputs too: {stdout}, white per frame: "
+                                    f"{[round(float((frame == 255).mean()), 3) for frame in written]}")
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def _close_like_a_window_manager(display: str, window: int) -> None:
+    """Send WM_DELETE_WINDOW, what a window manager sends when the close button is clicked.
+
+    (`xdotool windowclose` instead destroys the X window under Qt's feet: the run does not notice.)
+    """
+    library = ctypes.util.find_library("X11")
+    if library is None:
+        pytest.skip("libX11 not found to send WM_DELETE_WINDOW")
+    x11 = ctypes.CDLL(library)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class Event(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    connection = x11.XOpenDisplay(display.encode())
+    assert connection, f"cannot open display {display}"
+    try:
+        event = Event()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window
+        event.xclient.message_type = x11.XInternAtom(connection, b"WM_PROTOCOLS", 0)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(connection, b"WM_DELETE_WINDOW", 0)
+        x11.XSendEvent(connection, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(connection)
+    finally:
+        x11.XCloseDisplay(connection)
+
+
+@needs_x
+def test_closing_the_window_ends_the_run_cleanly(start, tmp_path: Path) -> None:
+    run = start("-o", "out.mkv")
+    run.wait_for_window()
+    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
+    started = time.monotonic()
+    _close_like_a_window_manager(run.display, int(run.window))
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    assert time.monotonic() - started < 4, "the run went on after its window was closed"
+    frames = int(_summary(stdout)[1])
+    assert frames < 150, "the run went on after its window was closed (the file has 195 frames)"
+    assert len(_mask_frames(tmp_path / "out.mkv")) == frames
+    assert '"frames": ' in (tmp_path / "out.mkv.json").read_text()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def _run_without_display(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stream_mask.cli", "run", str(VIDEO), "--model", "selfie", *args],
+                          capture_output=True, text=True, cwd=tmp_path, env=_env(None), timeout=120)
+
+
+def test_no_display_and_no_output_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run_without_display(tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stream-mask: error:") and "-o" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("args", [("--preview",), ("--preview", "-o", "out.mkv")], ids=["alone", "with-output"])
+def test_preview_without_display_is_a_one_line_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _run_without_display(tmp_path, *args)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stream-mask: error:") and "display" in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing is written when the preview cannot open"
