@@ -77,6 +77,9 @@ class PreviewWindow:
         picture = self.render(frame.rgb, planes)
         self._annotate(picture, frame, status)
         cv2.imshow(self.title, picture)
+        if not self._shown:  # without a window manager Qt opens it tiny: start at the frame's size, within 1280x720
+            scale = min(1.0, 1280 / picture.shape[1], 720 / picture.shape[0])
+            cv2.resizeWindow(self.title, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
         self._shown += 1
         key = cv2.waitKey(1)
         paused = False
