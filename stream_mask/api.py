@@ -19,8 +19,8 @@ from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, check_confidence
 from .errors import StreamMaskError
 from .models import resolve_model
-from .parts import resolve_parts
-from .segmenter import Segmenter
+from .parts import person_part, resolve_parts
+from .segmenter import Refiner, Segmenter
 
 
 def parts_from_flags(
@@ -41,25 +41,35 @@ class MaskGenerator:
     def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None) -> None:
         self.model = resolve_model(model, model_dir)
         self._segmenter = Segmenter(self.model.path, video=False)
+        self._refiner: Refiner | None = None  # opened on the first refine=True call
 
     @property
     def labels(self) -> list[str]:
         return self._segmenter.labels
 
     def __call__(self, images: np.ndarray | Sequence[np.ndarray], parts: Sequence[str] | None = None,
-                 confidence: float = DEFAULT_CONFIDENCE, soft: bool = False) -> np.ndarray:
+                 confidence: float = DEFAULT_CONFIDENCE, soft: bool = False, refine: bool = False) -> np.ndarray:
         """NxHxWx3 images -> NxHxW float32 masks of 0.0/1.0 (see the module docstring).
 
         `soft=True` gives the combined confidence (in 1/255 steps) where it is `> confidence`, else 0.
+        `refine=True` is the original node's refine_mask: a second pass on a crop around the person(s)
+        (their bounding box padded by 20%), pasted back.
         """
         check_confidence(confidence)
         chosen = resolve_parts(parts, self._segmenter.labels, self.model.name)
+        person = person_part(self._segmenter.labels) if refine else None
+        if refine and person is None:
+            raise StreamMaskError("refine needs a model with a person or background class")
+        if refine and self._refiner is None:
+            self._refiner = Refiner(self.model.path, video=False)
         batch = _as_uint8_batch(images)
         out = np.zeros(batch.shape[:3], dtype=np.float32)
         for index, rgb in enumerate(batch):
             if not chosen:
                 continue  # all black, as in the original node; no need to run the model
             planes = self._segmenter.segment(rgb)
+            if person is not None and self._refiner is not None:
+                planes = self._refiner.refine(rgb, planes, person.confidence(planes) > confidence)
             selected = [part.confidence(planes) for part in chosen]
             if soft:
                 out[index] = masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
@@ -69,6 +79,8 @@ class MaskGenerator:
 
     def close(self) -> None:
         self._segmenter.close()
+        if self._refiner is not None:
+            self._refiner.close()
 
     def __enter__(self) -> MaskGenerator:
         return self
@@ -84,10 +96,11 @@ def generate_masks(
     model: str = DEFAULT_MODEL,
     model_dir: str | os.PathLike | None = None,
     soft: bool = False,
+    refine: bool = False,
 ) -> np.ndarray:
     """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model."""
     with MaskGenerator(model, model_dir) as generator:
-        return generator(images, parts, confidence, soft)
+        return generator(images, parts, confidence, soft, refine)
 
 
 def _as_uint8_batch(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

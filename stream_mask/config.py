@@ -59,6 +59,7 @@ class RunConfig:
     progress: bool = True
     realtime: bool = False  # pace a file at its frame rate and drop stale frames, like a camera
     every: int = 1  # run the model on every Nth frame, reuse its masks in between (slow machines)
+    refine: bool = False  # the original node's refine_mask: a second pass on a crop around the people
     size: tuple[int, int] | None = None  # camera request: width, height
     fps: float | None = None  # camera request
     mirror: bool = False  # flip frames horizontally (selfie cameras)

@@ -43,3 +43,25 @@ def soft_mask(planes: Sequence[np.ndarray], confidence: float, shape: tuple[int,
     grey = np.rint(np.asarray(union, dtype=np.float32) * 255.0).astype(np.uint8)
     grey[union <= confidence] = 0
     return grey
+
+
+def padded_box(region: np.ndarray, pad: float = 0.2) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of the True pixels, grown by `pad` of its size on every side and
+    clipped to the frame; None when nothing is set. The original node's refine crop used pad 0.2."""
+    rows = np.flatnonzero(region.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(region.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    grow_y, grow_x = round((y1 - y0) * pad), round((x1 - x0) * pad)
+    height, width = region.shape
+    return max(0, x0 - grow_x), max(0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)
+
+
+def follow_box(previous: tuple[float, ...] | None, box: tuple[int, int, int, int], keep: float) -> tuple[float, ...]:
+    """A crop box that follows a person smoothly: it grows at once to hold `box` (nobody is cut off) and
+    shrinks only a fraction `1 - keep` of the way per frame (no jumping with each frame's noise)."""
+    if previous is None:
+        return tuple(float(v) for v in box)
+    eased = [keep * p + (1 - keep) * b for p, b in zip(previous, box)]
+    return min(eased[0], box[0]), min(eased[1], box[1]), max(eased[2], box[2]), max(eased[3], box[3])

@@ -88,3 +88,13 @@ def resolve_parts(names: Sequence[str] | None, labels: Sequence[str], model_name
         if part not in resolved:
             resolved.append(part)
     return resolved
+
+
+def person_part(labels: Sequence[str]) -> Part | None:
+    """Everything but background, for models that have it (used to find people, e.g. to refine)."""
+    known = available_parts(labels)
+    if "person" in known:
+        return known["person"]
+    if "background" in known:
+        return Part("person", known["background"].channel, inverted=True)
+    return None

@@ -10,6 +10,7 @@ stays single-threaded.
 from __future__ import annotations
 
 import collections
+import contextlib
 import queue
 import statistics
 import sys
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -27,9 +29,9 @@ from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .models import resolve_model
 from .outputs import Output, make_output
-from .parts import available_parts, resolve_parts
+from .parts import available_parts, person_part, resolve_parts
 from .preview import LiveStatus
-from .segmenter import Segmenter
+from .segmenter import Refiner, Segmenter
 from .sidecar import describe, write_sidecar
 from .sources import Frame, Source, open_source
 
@@ -87,8 +89,9 @@ def run(config: RunConfig) -> RunStats:
     model = resolve_model(config.model, config.model_dir)
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror)
-    with opened_source as source, Segmenter(model.path, video=True) as segmenter:
+    with opened_source as source, Segmenter(model.path, video=True) as segmenter, contextlib.ExitStack() as stack:
         outputs = _make_outputs(config, segmenter.labels, model.name)
+        refine = stack.enter_context(_Refinement(model.path, segmenter.labels, config.confidence)) if config.refine else None
         opened: list[Output] = []
         try:
             for output in outputs:
@@ -104,7 +107,7 @@ def run(config: RunConfig) -> RunStats:
         interrupted = False
         timing = _Timing()
         try:
-            _process(source, segmenter, outputs, bar, timing, config.every, preview)
+            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -127,7 +130,8 @@ def run(config: RunConfig) -> RunStats:
                 write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
                                                          source.info, output.sink.frames_written, interrupted))
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
-                        model.name, segmenter.calls, interrupted, source.info.live, timing.dropped,
+                        model.name, segmenter.calls + (refine.calls if refine else 0), interrupted, source.info.live,
+                        timing.dropped,
                         _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
                         source.ended_early)
 
@@ -186,7 +190,7 @@ class _Timing:
 
 
 def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: tqdm, timing: _Timing,
-             every: int = 1, preview: Preview | None = None) -> None:
+             every: int = 1, preview: Preview | None = None, refine: _Refinement | None = None) -> None:
     """Segment the frames of `source` (every `every`-th; the others reuse its planes) into every output.
 
     On any exit, what was queued is written first. Stops early when the preview asks to quit.
@@ -198,8 +202,11 @@ def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: t
     try:
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
             if index % every == 0:
-                planes = segmenter.segment(item.rgb, round(item.seconds * 1000))
-                if every > 1:  # MediaPipe reuses its buffers: keep a copy for the frames in between
+                timestamp_ms = round(item.seconds * 1000)
+                planes = segmenter.segment(item.rgb, timestamp_ms)
+                if refine is not None:
+                    planes = refine(item.rgb, planes, timestamp_ms)
+                elif every > 1:  # MediaPipe reuses its buffers: keep a copy for the frames in between
                     planes = [np.array(plane) for plane in planes]
             shape = item.rgb.shape[:2]
             for output, writer in zip(outputs, writers):
@@ -217,6 +224,20 @@ def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: t
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
+
+
+class _Refinement(Refiner):
+    """--refine: a second pass around the people found by the first (see segmenter.Refiner)."""
+
+    def __init__(self, model_path: Path, labels: list[str], confidence: float) -> None:
+        person = person_part(labels)
+        if person is None:
+            raise StreamMaskError("--refine needs a model with a person or background class")
+        super().__init__(model_path, video=True)
+        self._person, self._confidence = person, confidence
+
+    def __call__(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int) -> list[np.ndarray]:
+        return self.refine(rgb, planes, self._person.confidence(planes) > self._confidence, timestamp_ms)
 
 
 def _forward_audio(item: Any, writers: list[_Writer]) -> bool:

@@ -20,6 +20,7 @@ from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import image_segmenter
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
+from . import masks
 from .errors import StreamMaskError
 
 
@@ -95,6 +96,46 @@ class Segmenter:
             self._task = None
 
     def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Refiner:
+    """The original node's refine_mask: a second pass on a crop around the person(s), pasted back.
+
+    The crop is the bounding box of the person mask padded by 20% on each side. In a video the box
+    follows the person smoothly (see masks.follow_box). Small or distant people gain most: the model
+    sees them at a far higher resolution than in the whole frame.
+    """
+
+    def __init__(self, model_path: Path, video: bool = True, pad: float = 0.2, keep: float = 0.8) -> None:
+        self._segmenter = Segmenter(model_path, video)
+        self._pad, self._keep = pad, keep
+        self._box: tuple[float, ...] | None = None
+
+    @property
+    def calls(self) -> int:
+        return self._segmenter.calls
+
+    def refine(self, rgb: np.ndarray, planes: list[np.ndarray], person: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
+        """Planes with the crop around `person` (HxW bool) replaced by a second pass on that crop."""
+        box = masks.padded_box(person, self._pad)
+        if box is None:
+            return planes
+        self._box = masks.follow_box(self._box, box, self._keep) if self._segmenter.video else box
+        x0, y0, x1, y1 = (round(v) for v in self._box)
+        crop_planes = self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)
+        refined = [np.array(plane) for plane in planes]  # MediaPipe's buffers are read-only and reused
+        for plane, crop in zip(refined, crop_planes):
+            plane[y0:y1, x0:x1] = crop
+        return refined
+
+    def close(self) -> None:
+        self._segmenter.close()
+
+    def __enter__(self) -> Refiner:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stream_mask.masks import binary_mask, soft_mask
 
@@ -40,3 +41,26 @@ def test_exact_threshold_value_is_out():
     plane = np.full((2, 2), 0.5, dtype=np.float32)
     assert not binary_mask([plane], 0.5, (2, 2)).any()
     assert binary_mask([plane], np.nextafter(np.float32(0.5), np.float32(0)), (2, 2)).all()
+
+
+def test_padded_box_grows_by_a_fifth_and_stays_in_the_frame():
+    from stream_mask.masks import padded_box
+
+    region = np.zeros((100, 200), dtype=bool)
+    assert padded_box(region) is None
+    region[40:60, 50:100] = True  # 20 rows, 50 columns
+    assert padded_box(region) == (40, 36, 110, 64)
+    region[0:10, 190:200] = True
+    x0, y0, x1, y1 = padded_box(region)
+    assert (y0, x1) == (0, 200)
+
+
+def test_follow_box_grows_at_once_and_shrinks_smoothly():
+    from stream_mask.masks import follow_box
+
+    box = follow_box(None, (10, 10, 50, 50), keep=0.8)
+    assert box == (10, 10, 50, 50)
+    grown = follow_box(box, (0, 10, 60, 50), keep=0.8)
+    assert grown == (0, 10, 60, 50)  # never cuts a person off
+    shrunk = follow_box(grown, (20, 20, 40, 40), keep=0.8)
+    assert shrunk == pytest.approx((4, 12, 56, 48))  # a fifth of the way in
