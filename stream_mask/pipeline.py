@@ -90,6 +90,8 @@ def run(config: RunConfig) -> RunStats:
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror)
     with opened_source as source, Segmenter(model.path, video=True) as segmenter, contextlib.ExitStack() as stack:
+        if source.info.report and config.progress:
+            print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         outputs = _make_outputs(config, segmenter.labels, model.name)
         refine = stack.enter_context(_Refinement(model.path, segmenter.labels, config.confidence)) if config.refine else None
         opened: list[Output] = []
