@@ -6,12 +6,17 @@
 `images` is NxHxWx3 (float 0..1 or uint8, RGB); the result is NxHxW float32 holding 0.0 or 1.0: the
 union of the chosen parts' confidence masks, each thresholded with `> confidence`. No part chosen
 gives all-black masks. Each image is segmented on its own (MediaPipe IMAGE mode).
+
+The face-landmark parts (`face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, left_iris,
+right_iris, lips, mouth`; see landmarks.py) can be asked for with any model, alone or with the model's
+parts (union); `faces` caps the faces masked per image. Asking only for them loads no segmentation model.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,8 +24,11 @@ from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, check_confidence
 from .errors import StreamMaskError
 from .models import resolve_model
-from .parts import person_part, resolve_parts
+from .parts import LANDMARK_PARTS, is_landmark_only, resolve_parts
 from .segmenter import Refiner, Segmenter
+
+if TYPE_CHECKING:
+    from .landmarks import FaceParts
 
 
 def parts_from_flags(
@@ -38,14 +46,32 @@ def parts_from_flags(
 class MaskGenerator:
     """A segmentation model kept open across batches; close it (or use `with`) when done."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None) -> None:
-        self.model = resolve_model(model, model_dir)
-        self._segmenter = Segmenter(self.model.path, video=False)
+    def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None, faces: int = 1,
+                 segment: bool = True) -> None:
+        """`faces`: at most this many faces for the face-landmark parts. `segment=False`: no segmentation
+        model at all, only the face-landmark parts (then `model` is the face landmarker)."""
+        if faces < 1:
+            raise StreamMaskError(f"faces must be 1 or more, got {faces}")
+        self._model_dir, self._faces_wanted = model_dir, faces
+        self.model = resolve_model(model if segment else "face_landmarker", model_dir)
+        self._segmenter = Segmenter(self.model.path, video=False) if segment else None
         self._refiner: Refiner | None = None  # opened on the first refine=True call
+        self._faces: FaceParts | None = None  # opened on the first call with a face-landmark part
 
     @property
     def labels(self) -> list[str]:
-        return self._segmenter.labels
+        return self._segmenter.labels if self._segmenter is not None else []
+
+    def _landmark_planes(self, rgb: np.ndarray, names: list[str]) -> list[np.ndarray]:
+        """One plane per LANDMARK_PARTS name (the unasked ones zero): they follow the segmenter's planes."""
+        if self._faces is None:
+            from .landmarks import FaceParts
+
+            self._faces = FaceParts(resolve_model("face_landmarker", self._model_dir).path, video=False,
+                                    num_faces=self._faces_wanted)
+        drawn = self._faces.masks(rgb, 0, names)
+        zero = np.broadcast_to(np.float32(0), rgb.shape[:2])
+        return [drawn.get(name, zero) for name in LANDMARK_PARTS]
 
     def __call__(self, images: np.ndarray | Sequence[np.ndarray], parts: Sequence[str] | None = None,
                  confidence: float = DEFAULT_CONFIDENCE, soft: bool = False, refine: bool = False) -> np.ndarray:
@@ -56,20 +82,22 @@ class MaskGenerator:
         (their bounding box padded by 20%), pasted back.
         """
         check_confidence(confidence)
-        chosen = resolve_parts(parts, self._segmenter.labels, self.model.name)
-        person = person_part(self._segmenter.labels) if refine else None
-        if refine and person is None:
-            raise StreamMaskError("refine needs a model with a person or background class")
+        chosen = resolve_parts(parts, self.labels, self.model.name)
+        landmark_names = [part.name for part in chosen if part.landmark]
+        if refine and self._segmenter is None:
+            raise StreamMaskError("refine needs a segmentation model")
         if refine and self._refiner is None:
-            self._refiner = Refiner(self.model.path, video=False)
+            self._refiner = Refiner.for_labels(self.model.path, self._segmenter.labels, confidence, video=False)
         batch = _as_uint8_batch(images)
         out = np.zeros(batch.shape[:3], dtype=np.float32)
         for index, rgb in enumerate(batch):
             if not chosen:
                 continue  # all black, as in the original node; no need to run the model
-            planes = self._segmenter.segment(rgb)
-            if person is not None and self._refiner is not None:
-                planes = self._refiner.refine(rgb, planes, person.confidence(planes) > confidence)
+            planes = self._segmenter.segment(rgb) if self._segmenter is not None else []
+            if refine and self._refiner is not None:
+                planes = self._refiner.refine(rgb, planes)
+            if landmark_names:
+                planes = [*planes, *self._landmark_planes(rgb, landmark_names)]
             selected = [part.confidence(planes) for part in chosen]
             if soft:
                 out[index] = masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
@@ -78,9 +106,12 @@ class MaskGenerator:
         return out
 
     def close(self) -> None:
-        self._segmenter.close()
+        if self._segmenter is not None:
+            self._segmenter.close()
         if self._refiner is not None:
             self._refiner.close()
+        if self._faces is not None:
+            self._faces.close()
 
     def __enter__(self) -> MaskGenerator:
         return self
@@ -97,9 +128,13 @@ def generate_masks(
     model_dir: str | os.PathLike | None = None,
     soft: bool = False,
     refine: bool = False,
+    faces: int = 1,
 ) -> np.ndarray:
-    """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model."""
-    with MaskGenerator(model, model_dir) as generator:
+    """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model.
+
+    Only face-landmark parts (and no refine): the segmentation model is not loaded at all."""
+    segment = refine or parts is None or not is_landmark_only(parts)
+    with MaskGenerator(model, model_dir, faces=faces, segment=segment) as generator:
         return generator(images, parts, confidence, soft, refine)
 
 

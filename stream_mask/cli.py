@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      ".mov/.webm, composite when --effect is given, else mask")
     output_options.add_argument("--parts", action=_OutputOption, type=parse_parts,
                                 help="comma-separated parts; multiclass: background, hair, body, face, clothes, others, "
-                                     "person (default face); selfie: person, background (default person); 'none' gives "
-                                     "a black mask")
+                                     "person (default face); selfie: person, background (default person); with any model, "
+                                     "the face-landmark parts face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
+                                     "left_iris, right_iris, lips, mouth (see --faces); 'none' gives a black mask")
     output_options.add_argument("--soft", action=_OutputOption, nargs=0,
                                 help="soft matte: 255 x the confidence where it is above --confidence, 0 below "
                                      "(binary by default); composites and alpha then blend their edges by it")
@@ -127,9 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default=DEFAULT_MODEL,
                      help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
-    run.add_argument("--refine", action="store_true",
-                     help="a second pass on a crop around the people (bounding box + 20%%), pasted back: better "
-                          "masks of small or distant people, twice the model time")
+    run.add_argument("--refine", type=int, nargs="?", const=1, default=0, metavar="PASSES",
+                     help="another pass on a crop around the people (bounding box + 20%%), pasted back: better masks "
+                          "of small or distant people; PASSES (default 1) repeats it around each result")
+    run.add_argument("--faces", type=int, default=1, metavar="N",
+                     help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
+                          "left_iris, right_iris, lips, mouth): mask up to N faces (default 1)")
+    run.add_argument("--smooth", type=float, nargs="?", const=0.7, default=None, metavar="STRENGTH",
+                     help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
+                          "default 0.7 when given): steadier masks; on for cameras/streams/--realtime, off for files")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     live = run.add_argument_group("live (cameras, streams, --realtime)")
     live.add_argument("--realtime", action="store_true",
@@ -168,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             input=args.input, outputs=output_specs(args), confidence=args.confidence,
             model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
             realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-            preview=args.preview, refine=args.refine, **preview_choices(args),
+            preview=args.preview, refine=args.refine, smooth=args.smooth, faces=args.faces, **preview_choices(args),
         )
         stats = run(config)
     except StreamMaskError as error:

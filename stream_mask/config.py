@@ -59,18 +59,24 @@ class RunConfig:
     progress: bool = True
     realtime: bool = False  # pace a file at its frame rate and drop stale frames, like a camera
     every: int = 1  # run the model on every Nth frame, reuse its masks in between (slow machines)
-    refine: bool = False  # the original node's refine_mask: a second pass on a crop around the people
+    refine: int = 0  # passes of the original node's refine_mask (a crop around the people); 0: none
+    smooth: float | None = None  # temporal smoothing strength 0..1; None: on for live sources, off for files
     size: tuple[int, int] | None = None  # camera request: width, height
     fps: float | None = None  # camera request
     mirror: bool = False  # flip frames horizontally (selfie cameras)
     preview: bool = False  # show the live preview window (see preview.py)
     preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
     preview_effect: str | None = None
+    faces: int = 1  # face-landmark parts: at most this many faces (MediaPipe's num_faces; its default is 1)
 
     def __post_init__(self) -> None:
         check_confidence(self.confidence)
+        if self.smooth is not None and not 0.0 <= self.smooth < 1.0:
+            raise StreamMaskError(f"--smooth must be between 0 and 1 (0 is off), got {self.smooth}")
         if self.every < 1:
             raise StreamMaskError(f"--every must be 1 or more, got {self.every}")
+        if self.faces < 1:
+            raise StreamMaskError(f"--faces must be 1 or more, got {self.faces}")
         if not self.outputs and not self.preview:
             raise StreamMaskError("no output: give -o OUTPUT or --preview")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 
@@ -65,3 +66,23 @@ def follow_box(previous: tuple[float, ...] | None, box: tuple[int, int, int, int
         return tuple(float(v) for v in box)
     eased = [keep * p + (1 - keep) * b for p, b in zip(previous, box)]
     return min(eased[0], box[0]), min(eased[1], box[1]), max(eased[2], box[2]), max(eased[3], box[3])
+
+
+def smooth_confidence(previous: np.ndarray | None, current: np.ndarray, strength: float) -> np.ndarray:
+    """One step of motion-aware temporal smoothing of a confidence plane (HxW float32 in 0..1).
+
+    The previous smoothed value is kept with weight `strength * (1 - |current - previous|)`: where the
+    frames agree, noise is averaged away; where they disagree completely (something moved) the new frame
+    wins at once, so a moving person leaves no ghost. After a full change (confidence 1 -> 0 or 0 -> 1)
+    the old value is gone in that very frame; a partial change d leaves at most strength*(1-d) of it.
+    """
+    if previous is None or strength <= 0:
+        return np.array(current, dtype=np.float32)
+    weight = cv2.absdiff(current, previous)
+    np.subtract(1.0, weight, out=weight)
+    weight *= np.float32(strength)
+    # previous*w + current*(1-w) == current + w*(previous - current)
+    out = cv2.subtract(previous, current)
+    out *= weight
+    out += current
+    return out

@@ -5,6 +5,9 @@ Parts are chosen by the model's labels, not its file: any model labelled like th
 `background, hair, body, face, clothes, others`, plus `person` for everything but background. A model
 labelled like the selfie model (one channel, `selfie`) offers `person` and its complement `background`.
 Any other segmentation model offers its own labels as part names.
+
+Whatever the model, the face-landmark parts (`LANDMARK_PARTS`, drawn by landmarks.FaceParts) can be
+asked for too, alone or mixed with the segmenter's parts; a segmenter label of the same name wins.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ class Part:
     name: str
     channel: int
     inverted: bool = False
+    landmark: bool = False  # a face-landmark part: its plane follows the segmenter's (see landmarks.PartModels)
 
     def confidence(self, planes: Sequence[np.ndarray]) -> np.ndarray:
         """This part's confidence plane, from the model's planes for one frame."""
         plane = planes[self.channel]
         return 1.0 - plane if self.inverted else plane
 
+
+# Face-landmark parts, in the order of their planes after the segmenter's (see landmarks.py).
+LANDMARK_PARTS = ("face_oval", "left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "left_iris", "right_iris",
+                  "lips", "mouth")
 
 _MULTICLASS = (
     Part("background", 0),
@@ -72,12 +80,27 @@ def default_parts(labels: Sequence[str]) -> tuple[str, ...]:
     raise StreamMaskError(f"this model has several parts ({', '.join(available_parts(labels))}): choose with --parts")
 
 
-def resolve_parts(names: Sequence[str] | None, labels: Sequence[str], model_name: str = "this model") -> list[Part]:
+def landmark_parts(labels: Sequence[str]) -> dict[str, Part]:
+    """Part name -> Part for the face-landmark parts, whose planes follow the `labels` planes."""
+    return {name: Part(name, len(labels) + index, landmark=True) for index, name in enumerate(LANDMARK_PARTS)}
+
+
+def is_landmark_only(names: Sequence[str] | None) -> bool:
+    """True if `names` are all face-landmark parts (and at least one): no segmenter is needed for them."""
+    return bool(names) and all(name.lower() in LANDMARK_PARTS for name in names)  # type: ignore[union-attr]
+
+
+def resolve_parts(names: Sequence[str] | None, labels: Sequence[str], model_name: str = "this model",
+                  landmarks: bool = True) -> list[Part]:
     """Turn part names into Parts for a model with these labels; None means the model's default parts.
 
-    An empty list is allowed and gives an all-black mask, as in the original node.
+    An empty list is allowed and gives an all-black mask, as in the original node. With `landmarks`,
+    the face-landmark parts are offered too (after the model's own; the model's win on a clash).
     """
     parts = available_parts(labels)
+    if landmarks:
+        for name, part in landmark_parts(labels).items():
+            parts.setdefault(name, part)
     chosen = default_parts(labels) if names is None else names
     unknown = [name for name in chosen if name.lower() not in parts]
     if unknown:

@@ -25,11 +25,14 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from . import masks
 from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .models import resolve_model
-from .outputs import Output, make_output
-from .parts import available_parts, person_part, resolve_parts
+from .landmarks import FaceParts, PartModels  # face-landmark parts
+from .models import ResolvedModel  # face-landmark parts
+from .outputs import LabelsOutput, Output, make_output
+from .parts import LANDMARK_PARTS, available_parts, is_landmark_only, resolve_parts
 from .preview import LiveStatus
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe, write_sidecar
@@ -37,6 +40,7 @@ from .sources import Frame, Source, open_source
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
 LIVE_QUEUE_SIZE = 2
+LIVE_SMOOTHING = 0.7  # cameras, streams and --realtime smooth by default; files keep the exact rule
 READER_JOIN_SECONDS = 2.0
 _END = object()
 
@@ -86,14 +90,17 @@ def run(config: RunConfig) -> RunStats:
     Ctrl-C after the first frame finalises what was written and returns with `interrupted` set; before
     it, nothing is written and KeyboardInterrupt propagates.
     """
-    model = resolve_model(config.model, config.model_dir)
+    model, face_model, landmark_names = _resolve_models(config)  # face-landmark parts: only the models needed
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror)
-    with opened_source as source, Segmenter(model.path, video=True) as segmenter, contextlib.ExitStack() as stack:
+    with opened_source as source, _open_models(model, face_model, landmark_names, config) as segmenter, contextlib.ExitStack() as stack:
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         outputs = _make_outputs(config, segmenter.labels, model.name)
-        refine = stack.enter_context(_Refinement(model.path, segmenter.labels, config.confidence)) if config.refine else None
+        refine = None
+        if config.refine:
+            refine = stack.enter_context(Refiner.for_labels(model.path, segmenter.labels, config.confidence,
+                                                            passes=config.refine))
         opened: list[Output] = []
         try:
             for output in outputs:
@@ -109,7 +116,8 @@ def run(config: RunConfig) -> RunStats:
         interrupted = False
         timing = _Timing()
         try:
-            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine)
+            smooth = config.smooth if config.smooth is not None else (LIVE_SMOOTHING if source.info.live else 0.0)
+            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, smooth)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -136,6 +144,39 @@ def run(config: RunConfig) -> RunStats:
                         timing.dropped,
                         _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
                         source.ended_early)
+
+
+# --- face-landmark parts: which models a run needs --------------------------------------------------
+
+
+def _resolve_models(config: RunConfig) -> tuple[ResolvedModel, ResolvedModel | None, list[str]]:
+    """(the model named in the sidecar and summary, the face landmarker if needed, the landmark parts asked for).
+
+    The segmenter is left out when every output asks only for face-landmark parts (no label map, no
+    --refine, no preview); the first model is then the face landmarker itself.
+    """
+    wanted = [spec.parts for spec in config.outputs]
+    if config.preview and not config.outputs:
+        wanted.append(config.preview_parts)
+    names = [name for parts in wanted for name in parts or () if name in LANDMARK_PARTS]
+    face_model = resolve_model("face_landmarker", config.model_dir) if names else None
+    segment = (bool(config.refine) or config.preview or not all(is_landmark_only(parts) for parts in wanted)
+               or any(spec.resolved_kind() == "labels" for spec in config.outputs))
+    if segment or face_model is None:
+        return resolve_model(config.model, config.model_dir), face_model, names
+    return face_model, face_model, names
+
+
+def _open_models(model: ResolvedModel, face_model: ResolvedModel | None, names: list[str], config: RunConfig) -> PartModels:
+    """The segmenter (unless `model` is the face landmarker) and the face landmarker (if asked), as one."""
+    segmenter = Segmenter(model.path, video=True) if model is not face_model else None
+    try:
+        faces = FaceParts(face_model.path, video=True, num_faces=config.faces) if face_model else None
+    except BaseException:
+        if segmenter is not None:
+            segmenter.close()
+        raise
+    return PartModels(segmenter, faces, names)
 
 
 def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs: list[Output]) -> Preview:
@@ -191,8 +232,8 @@ class _Timing:
     latencies: list[float] = field(default_factory=list)
 
 
-def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: tqdm, timing: _Timing,
-             every: int = 1, preview: Preview | None = None, refine: _Refinement | None = None) -> None:
+def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Output], bar: tqdm, timing: _Timing,
+             every: int = 1, preview: Preview | None = None, refine: Refiner | None = None, smooth: float = 0.0) -> None:
     """Segment the frames of `source` (every `every`-th; the others reuse its planes) into every output.
 
     On any exit, what was queued is written first. Stops early when the preview asks to quit.
@@ -201,18 +242,24 @@ def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: t
     reader = _Reader(source, live)
     writers = [_Writer(output, live) for output in outputs]
     planes: list[np.ndarray] = []
+    previous: list[np.ndarray] | None = None  # the last smoothed planes
     try:
+        labels = len(segmenter.labels)  # face-landmark planes follow the segmenter's: not for a label map
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
             if index % every == 0:
                 timestamp_ms = round(item.seconds * 1000)
                 planes = segmenter.segment(item.rgb, timestamp_ms)
                 if refine is not None:
-                    planes = refine(item.rgb, planes, timestamp_ms)
-                elif every > 1:  # MediaPipe reuses its buffers: keep a copy for the frames in between
+                    planes = refine.refine(item.rgb, planes, timestamp_ms)
+                if smooth:
+                    planes = [masks.smooth_confidence(old if old.shape == new.shape else None, new, smooth)
+                              for old, new in zip(previous or planes, planes)]
+                    previous = planes
+                elif every > 1 and refine is None:  # MediaPipe reuses its buffers: keep a copy for the frames in between
                     planes = [np.array(plane) for plane in planes]
             shape = item.rgb.shape[:2]
             for output, writer in zip(outputs, writers):
-                writer.put((item, output.matte(planes, shape)))
+                writer.put((item, output.matte(planes[:labels] if isinstance(output, LabelsOutput) else planes, shape)))
             bar.update()
             if preview is not None:
                 status = LiveStatus(dropped=reader.dropped, inference_ms=segmenter.last_ms)
@@ -226,20 +273,6 @@ def _process(source: Source, segmenter: Segmenter, outputs: list[Output], bar: t
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
-
-
-class _Refinement(Refiner):
-    """--refine: a second pass around the people found by the first (see segmenter.Refiner)."""
-
-    def __init__(self, model_path: Path, labels: list[str], confidence: float) -> None:
-        person = person_part(labels)
-        if person is None:
-            raise StreamMaskError("--refine needs a model with a person or background class")
-        super().__init__(model_path, video=True)
-        self._person, self._confidence = person, confidence
-
-    def __call__(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int) -> list[np.ndarray]:
-        return self.refine(rgb, planes, self._person.confidence(planes) > self._confidence, timestamp_ms)
 
 
 def _forward_audio(item: Any, writers: list[_Writer]) -> bool:

@@ -22,6 +22,7 @@ from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTa
 
 from . import masks
 from .errors import StreamMaskError
+from .parts import Part, person_part
 
 
 @contextlib.contextmanager
@@ -103,34 +104,48 @@ class Segmenter:
 
 
 class Refiner:
-    """The original node's refine_mask: a second pass on a crop around the person(s), pasted back.
+    """The original node's refine_mask: another pass on a crop around the person(s), pasted back.
 
-    The crop is the bounding box of the person mask padded by 20% on each side. In a video the box
-    follows the person smoothly (see masks.follow_box). Small or distant people gain most: the model
-    sees them at a far higher resolution than in the whole frame.
+    The crop is the bounding box of the person mask padded by 20% on each side, so the model sees a
+    small or distant person at a far higher resolution than in the whole frame. Each further pass
+    crops around the previous pass's result. In a video the box follows the person smoothly (see
+    masks.follow_box) instead of jumping with each frame's noise.
     """
 
-    def __init__(self, model_path: Path, video: bool = True, pad: float = 0.2, keep: float = 0.8) -> None:
+    def __init__(self, model_path: Path, person: Part, confidence: float, video: bool = True, passes: int = 1,
+                 pad: float = 0.2, keep: float = 0.3) -> None:
         self._segmenter = Segmenter(model_path, video)
-        self._pad, self._keep = pad, keep
+        self._person, self._confidence = person, confidence
+        self._passes, self._pad, self._keep = passes, pad, keep
         self._box: tuple[float, ...] | None = None
+
+    @classmethod
+    def for_labels(cls, model_path: Path, labels: list[str], confidence: float, video: bool = True,
+                   passes: int = 1) -> Refiner:
+        """A refiner that finds people as everything but background; models without it cannot refine."""
+        person = person_part(labels)
+        if person is None:
+            raise StreamMaskError("refining needs a model with a person or background class")
+        return cls(model_path, person, confidence, video, passes)
 
     @property
     def calls(self) -> int:
         return self._segmenter.calls
 
-    def refine(self, rgb: np.ndarray, planes: list[np.ndarray], person: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
-        """Planes with the crop around `person` (HxW bool) replaced by a second pass on that crop."""
-        box = masks.padded_box(person, self._pad)
-        if box is None:
-            return planes
-        self._box = masks.follow_box(self._box, box, self._keep) if self._segmenter.video else box
-        x0, y0, x1, y1 = (round(v) for v in self._box)
-        crop_planes = self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)
-        refined = [np.array(plane) for plane in planes]  # MediaPipe's buffers are read-only and reused
-        for plane, crop in zip(refined, crop_planes):
-            plane[y0:y1, x0:x1] = crop
-        return refined
+    def refine(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int = 0) -> list[np.ndarray]:
+        """Planes with the crop around the person replaced by the model's pass on that crop."""
+        for index in range(self._passes):
+            box = masks.padded_box(self._person.confidence(planes) > self._confidence, self._pad)
+            if box is None:
+                break
+            if self._segmenter.video and index == 0:  # later passes crop around this frame's own result
+                box = self._box = masks.follow_box(self._box, box, self._keep)
+            x0, y0, x1, y1 = (round(v) for v in box)
+            crop_planes = self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)
+            planes = [np.array(plane) for plane in planes]  # MediaPipe's buffers are read-only and reused
+            for plane, crop in zip(planes, crop_planes):
+                plane[y0:y1, x0:x1] = crop
+        return planes
 
     def close(self) -> None:
         self._segmenter.close()
