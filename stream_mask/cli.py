@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, OutputSpec, RunConfig, parse_parts
+from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, Finish, OutputSpec, RunConfig, parse_parts
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 
@@ -74,6 +74,11 @@ def preview_choices(args: argparse.Namespace) -> dict[str, object]:
     return {"preview_parts": pending.get("parts"), "preview_effect": pending.get("effect")}
 
 
+def _finish(args: argparse.Namespace) -> Finish:
+    return Finish(guided=args.edges == "guided", min_island=args.min_island, fill_holes=args.fill_holes,
+                  shrink=args.shrink, grow=args.grow, feather=args.feather)
+
+
 def _size(text: str) -> tuple[int, int]:
     width, sep, height = text.lower().partition("x")
     if not (sep and width.isdigit() and height.isdigit()):
@@ -137,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--smooth", type=float, nargs="?", const=0.7, default=None, metavar="STRENGTH",
                      help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
                           "default 0.7 when given): steadier masks; on for cameras/streams/--realtime, off for files")
+    finish = run.add_argument_group("edges and shape (every output; see the pictures in the README)")
+    finish.add_argument("--edges", choices=("none", "guided"), default="none",
+                        help="guided: snap mask edges to the frame's own edges (fast guided filter) before the threshold")
+    finish.add_argument("--min-island", type=int, default=0, metavar="AREA", help="remove specks smaller than AREA pixels")
+    finish.add_argument("--fill-holes", type=int, default=0, metavar="AREA", help="fill enclosed holes up to AREA pixels")
+    finish.add_argument("--shrink", type=int, default=0, metavar="PX", help="erode the mask by PX pixels")
+    finish.add_argument("--grow", type=int, default=0, metavar="PX", help="dilate the mask by PX pixels")
+    finish.add_argument("--feather", type=int, default=0, metavar="PX", help="soft edge about PX pixels wide")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     live = run.add_argument_group("live (cameras, streams, --realtime)")
     live.add_argument("--realtime", action="store_true",
@@ -175,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             input=args.input, outputs=output_specs(args), confidence=args.confidence,
             model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
             realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-            preview=args.preview, refine=args.refine, smooth=args.smooth, faces=args.faces, **preview_choices(args),
+            preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
         )
         stats = run(config)
     except StreamMaskError as error:

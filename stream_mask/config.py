@@ -7,6 +7,26 @@ from pathlib import Path
 
 from .errors import StreamMaskError
 
+
+@dataclass(frozen=True)
+class Finish:
+    """Edge and shape clean-up applied to every matte (see edges.py and outputs.finished_mask); all off by default."""
+
+    guided: bool = False  # snap the confidence's edges to the frame's edges before the threshold
+    min_island: int = 0  # drop specks smaller than this many pixels
+    fill_holes: int = 0  # fill enclosed holes up to this many pixels
+    shrink: int = 0  # pixels
+    grow: int = 0  # pixels
+    feather: int = 0  # pixels of soft edge
+
+    def __bool__(self) -> bool:
+        return self != Finish()
+
+    def __post_init__(self) -> None:
+        for name in ("min_island", "fill_holes", "shrink", "grow", "feather"):
+            if getattr(self, name) < 0:
+                raise StreamMaskError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+
 CONFIDENCE_MIN, CONFIDENCE_MAX = 0.01, 1.0  # the original node's range
 DEFAULT_CONFIDENCE = 0.40
 DEFAULT_MODEL = "multiclass"
@@ -61,6 +81,7 @@ class RunConfig:
     every: int = 1  # run the model on every Nth frame, reuse its masks in between (slow machines)
     refine: int = 0  # passes of the original node's refine_mask (a crop around the people); 0: none
     smooth: float | None = None  # temporal smoothing strength 0..1; None: on for live sources, off for files
+    finish: Finish = Finish()  # edge and shape clean-up of every matte
     size: tuple[int, int] | None = None  # camera request: width, height
     fps: float | None = None  # camera request
     mirror: bool = False  # flip frames horizontally (selfie cameras)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import effects, masks
-from .config import OutputSpec
+from . import edges, effects, masks
+from .config import Finish, OutputSpec
 from .errors import StreamMaskError
 from .parts import Part
 from .sinks import Sink, open_sink
@@ -22,25 +22,56 @@ from .sources import Frame, SourceInfo, VideoFileSource
 LOSSY_EXTENSIONS = (".mp4", ".mov", ".webm")  # class indices must survive exactly: labels refuse these
 
 
+def finished_mask(planes: Sequence[np.ndarray], confidence: float, soft: bool, finish: Finish,
+                  rgb: np.ndarray) -> np.ndarray:
+    """The matte of these confidence planes (HxW uint8): the threshold rule, then the finishing steps.
+
+    Order: guided edges on the confidence, threshold, islands, holes, shrink, grow, then feather
+    (binary) or the confidence's grey levels inside the cleaned mask (soft).
+    """
+    shape = rgb.shape[:2]
+    if not finish:
+        return (masks.soft_mask if soft else masks.binary_mask)(planes, confidence, shape)
+    union = masks.union_confidence(planes)
+    if union is None:
+        return np.zeros(shape, dtype=np.uint8)
+    if finish.guided:
+        union = edges.refine_edges(union, rgb)
+    mask = masks.binary_mask([union], confidence, shape)
+    if finish.min_island:
+        mask = edges.remove_islands(mask, finish.min_island)
+    if finish.fill_holes:
+        mask = edges.fill_holes(mask, finish.fill_holes)
+    mask = edges.grow(edges.shrink(mask, finish.shrink), finish.grow)
+    if soft:
+        grey = np.rint(np.asarray(union, dtype=np.float32) * 255).astype(np.uint8)
+        mask = np.where(mask > 0, np.maximum(grey, 1), 0).astype(np.uint8)
+    if finish.feather:
+        ramp = np.rint(edges.feather(mask, finish.feather) * 255).astype(np.uint8)
+        mask = np.minimum(mask, ramp) if soft else ramp
+    return mask
+
+
 class Output:
     """One output: its kind, the parts it shows, and the sink that encodes its pictures."""
 
     picture = "gray"  # what `render` returns: "gray" HxW, "rgb" HxWx3 or "rgba" HxWx4 (uint8)
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
         self.spec = spec
         self.parts = parts
         self.confidence = confidence
-        self._make_mask = masks.soft_mask if spec.soft else masks.binary_mask
+        self.finish = finish
         self.sink: Sink | None = None
 
     def open(self, source: SourceInfo, overwrite: bool) -> Sink:
         self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
         return self.sink
 
-    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
         """HxW uint8: 255 (or the soft grey level) on the selected parts."""
-        return self._make_mask([part.confidence(planes) for part in self.parts], self.confidence, shape)
+        selected = [part.confidence(planes) for part in self.parts]
+        return finished_mask(selected, self.confidence, self.spec.soft, self.finish, rgb)
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return matte
@@ -63,8 +94,8 @@ class CompositeOutput(Output):
 
     picture = "rgb"
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
-        super().__init__(spec, parts, confidence)
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
+        super().__init__(spec, parts, confidence, finish)
         self.effect = effects.parse_effect(spec.effect or "blur")
         self._video = _LoopingVideo(self.effect.path) if self.effect.kind == "video" else None
 
@@ -85,10 +116,11 @@ class OverlayOutput(Output):
 
     picture = "rgb"
 
-    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
         if not self.parts:
-            return np.zeros((0, *shape), dtype=np.uint8)
-        return np.stack([self._make_mask([part.confidence(planes)], self.confidence, shape) for part in self.parts])
+            return np.zeros((0, *rgb.shape[:2]), dtype=np.uint8)
+        return np.stack([finished_mask([part.confidence(planes)], self.confidence, self.spec.soft, self.finish, rgb)
+                         for part in self.parts])
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return effects.overlay(rgb, [m.astype(np.float32) * np.float32(1 / 255) for m in matte])
@@ -100,12 +132,12 @@ class LabelsOutput(Output):
     A one-channel model (selfie) gives 1 where its confidence is `> confidence`, else 0.
     """
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float) -> None:
-        super().__init__(spec, parts, confidence)
+    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
+        super().__init__(spec, parts, confidence, finish)
         if Path(spec.path).suffix.lower() in LOSSY_EXTENSIONS:
             raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
 
-    def matte(self, planes: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
         if len(planes) == 1:
             return (planes[0] > self.confidence).astype(np.uint8)
         return np.argmax(np.stack(planes), axis=0).astype(np.uint8)
@@ -120,8 +152,8 @@ KIND_CLASSES: dict[str, type[Output]] = {
 }
 
 
-def make_output(spec: OutputSpec, parts: list[Part], confidence: float) -> Output:
-    return KIND_CLASSES[spec.resolved_kind()](spec, parts, confidence)
+def make_output(spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> Output:
+    return KIND_CLASSES[spec.resolved_kind()](spec, parts, confidence, finish)
 
 
 class _LoopingVideo:

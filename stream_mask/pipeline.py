@@ -195,11 +195,11 @@ def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list
     for spec in config.outputs:
         parts = resolve_parts(spec.parts, labels, model_name)
         if PART_FIELD not in spec.path:
-            outputs.append(make_output(spec, parts, config.confidence))
+            outputs.append(make_output(spec, parts, config.confidence, config.finish))
             continue
         for part in parts:
             single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
-            outputs.append(make_output(single, [part], config.confidence))
+            outputs.append(make_output(single, [part], config.confidence, config.finish))
     paths = [output.spec.path for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")
@@ -257,9 +257,8 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
                     previous = planes
                 elif every > 1 and refine is None:  # MediaPipe reuses its buffers: keep a copy for the frames in between
                     planes = [np.array(plane) for plane in planes]
-            shape = item.rgb.shape[:2]
             for output, writer in zip(outputs, writers):
-                writer.put((item, output.matte(planes[:labels] if isinstance(output, LabelsOutput) else planes, shape)))
+                writer.put((item, output.matte(planes[:labels] if isinstance(output, LabelsOutput) else planes, item.rgb)))
             bar.update()
             if preview is not None:
                 status = LiveStatus(dropped=reader.dropped, inference_ms=segmenter.last_ms)
