@@ -1,0 +1,75 @@
+"""Temporal smoothing (--smooth) and mask finishing, on synthetic sequences with the 6-class stand-in model."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+from conftest import run_cli
+from standin_model import COLOURS
+from test_parts_and_threshold import write_lossless_video
+
+RNG = np.random.default_rng(3)
+
+
+def read_masks(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="gray") for frame in container.decode(video=0)]
+
+
+def flicker(masks: list[np.ndarray]) -> float:
+    return float(np.mean([np.mean(a != b) for a, b in zip(masks, masks[1:])]))
+
+
+def run_masks(tmp_path, name, frames, *options) -> list[np.ndarray]:
+    source = tmp_path / f"{name}.mkv"
+    if not source.exists():
+        write_lossless_video(source, frames)
+    out = tmp_path / f"{name}_{'_'.join(o.strip('-') for o in options) or 'plain'}.mkv"
+    result = run_cli("run", str(source), "-o", str(out), "--model", str(tmp_path.parent / "standin.tflite"), *options)
+    assert result.returncode == 0, result.stderr
+    return read_masks(out)
+
+
+def test_noise_on_a_static_scene_flickers_less(tmp_path, standin_model):
+    """A hair/clothes blend (hair confidence ~0.5) with pixel noise: the plain rule flips pixels every
+    frame around the 0.5 threshold; smoothing averages the noise away."""
+    blend = ((COLOURS[1].astype(int) + COLOURS[4]) // 2)
+    frames = [np.clip(blend + RNG.normal(0, 6, (96, 128, 3)), 0, 255).astype(np.uint8) for _ in range(20)]
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    plain = run_masks(tmp_path, "noise", frames, "--parts", "hair", "--confidence", "0.5")
+    smooth = run_masks(tmp_path, "noise", frames, "--parts", "hair", "--confidence", "0.5", "--smooth", "0.8")
+    assert flicker(plain) > 0.05  # the test case is genuinely noisy
+    assert flicker(smooth) < 0.5 * flicker(plain)
+
+
+def test_a_moving_region_leaves_no_ghost(tmp_path, standin_model):
+    """A hair block jumps 40 px right every frame: with smoothing, its old place is background again in
+    the very next frame (a full change is taken at once), and the new place is hair at once."""
+    frames = []
+    for step in range(6):
+        frame = np.zeros((96, 320, 3), dtype=np.uint8)  # black = background
+        frame[16:80, 20 + 40 * step:60 + 40 * step] = COLOURS[1]  # hair
+        frames.append(frame)
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    masks = run_masks(tmp_path, "moving", frames, "--parts", "hair", "--smooth", "0.9")
+    for step, mask in enumerate(masks):
+        block = mask[24:72, 28 + 40 * step:52 + 40 * step]
+        assert (block == 255).all(), f"frame {step}: the block is not followed"
+        if step:
+            left_behind = mask[24:72, 28 + 40 * (step - 1):40 * step + 12]  # the part of the old place now empty
+            assert not left_behind.any(), f"frame {step}: a ghost of the previous position"
+
+
+def test_grow_shrink_and_feather_change_the_mask_as_asked(tmp_path, standin_model):
+    frame = np.zeros((96, 320, 3), dtype=np.uint8)
+    frame[24:72, 100:200] = COLOURS[1]
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    plain, = run_masks(tmp_path, "block", [frame], "--parts", "hair")
+    grown, = run_masks(tmp_path, "block", [frame], "--parts", "hair", "--grow", "6")
+    shrunk, = run_masks(tmp_path, "block", [frame], "--parts", "hair", "--shrink", "6")
+    feathered, = run_masks(tmp_path, "block", [frame], "--parts", "hair", "--feather", "8")
+    width = lambda mask: int((mask[48] > 127).sum())  # noqa: E731
+    assert width(grown) == width(plain) + 12 and width(shrunk) == width(plain) - 12
+    row = feathered[48].astype(int)
+    assert row.max() == 255 and row.min() == 0 and ((row > 0) & (row < 255)).sum() >= 8  # a ramp on each side
