@@ -335,13 +335,28 @@ class CameraSource(Source):
             self._capture = None
 
 
-class PacedSource(Source):
+class _Wrapper(Source):
+    """A source that changes another's frames on their way through; it ends and closes with it."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.info = inner.info
+
+    @property
+    def ended_early(self) -> bool:  # type: ignore[override]
+        return self.inner.ended_early
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class PacedSource(_Wrapper):
     """Releases another source's frames at their own presentation times, as a camera would deliver them: frame k
     comes no earlier than its `seconds` minus the first frame's after the first was released. Audio packets pass
     through unpaced. A consumer slower than real time is never waited for (nothing sleeps for a late frame)."""
 
     def __init__(self, inner: Source) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.info = dataclasses.replace(inner.info, live=True)
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
@@ -358,21 +373,13 @@ class PacedSource(Source):
                 item = dataclasses.replace(item, captured=time.monotonic())
             yield item
 
-    @property
-    def ended_early(self) -> bool:  # type: ignore[override]
-        return self.inner.ended_early
 
-    def close(self) -> None:
-        self.inner.close()
-
-
-class MirroredSource(Source):
+class MirroredSource(_Wrapper):
     """Flips every frame of another source left-right, as a selfie camera's preview does. For a video whose
     display matrix turns it by 90 degrees the stored picture is flipped top-bottom, so it shows mirrored."""
 
     def __init__(self, inner: Source) -> None:
-        self.inner = inner
-        self.info = inner.info
+        super().__init__(inner)
         self._flip = np.flipud if inner.info.rotation in (90, -90, 270, -270) else np.fliplr
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
@@ -380,13 +387,6 @@ class MirroredSource(Source):
             if isinstance(item, Frame):
                 item = dataclasses.replace(item, rgb=np.ascontiguousarray(self._flip(item.rgb)))
             yield item
-
-    @property
-    def ended_early(self) -> bool:  # type: ignore[override]
-        return self.inner.ended_early
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def read_image(path: Path) -> np.ndarray:
