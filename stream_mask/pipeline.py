@@ -94,6 +94,8 @@ def run(config: RunConfig) -> RunStats:
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror)
     with opened_source as source, _open_models(model, face_model, landmark_names, config) as segmenter, contextlib.ExitStack() as stack:
+        if config.smooth is None:  # resolved here, so that the sidecar records what was done
+            config = replace(config, smooth=LIVE_SMOOTHING if source.info.live else 0.0)
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         outputs = _make_outputs(config, segmenter.labels, model.name)
@@ -116,8 +118,7 @@ def run(config: RunConfig) -> RunStats:
         interrupted = False
         timing = _Timing()
         try:
-            smooth = config.smooth if config.smooth is not None else (LIVE_SMOOTHING if source.info.live else 0.0)
-            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, smooth)
+            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, config.smooth)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:

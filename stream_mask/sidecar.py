@@ -35,7 +35,10 @@ def sidecar_path(output: str) -> Path:
 def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts: list[str], source: SourceInfo,
              frames: int, interrupted: bool) -> dict[str, Any]:
     """Everything needed to run this again and get the same output."""
-    settings = {"input": config.input, "confidence": config.confidence, "model": config.model, **asdict(output)}
+    run_level = ("input", "confidence", "model", "refine", "smooth", "every", "faces", "mirror", "realtime")
+    settings = {name: getattr(config, name) for name in run_level}
+    settings["finish"] = asdict(config.finish)
+    settings.update(asdict(output))
     settings["kind"] = output.resolved_kind()  # defaults made explicit
     settings["parts"] = parts
     return {

@@ -209,3 +209,16 @@ def test_every_output_gets_a_sidecar_to_reproduce_it(tmp_path, standin_model):
         assert data["frames"] == 3 and data["interrupted"] is False
         assert data["versions"]["mediapipe"] and data["versions"]["av"]
     assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == ["m_000.png", "m_001.png", "m_002.png", "stream_mask.json"]
+
+
+def test_sidecar_records_the_quality_settings(tmp_path, standin_model):
+    import json
+
+    source = tmp_path / "bands.mkv"
+    write_lossless_video(source, [blocks_frame()])
+    out = tmp_path / "m.mkv"
+    result = run_cli("run", str(source), "-o", str(out), "--model", str(standin_model), "--refine", "2", "--grow", "3")
+    assert result.returncode == 0, result.stderr
+    settings = json.loads((tmp_path / "m.mkv.json").read_text())["settings"]
+    assert settings["refine"] == 2 and settings["smooth"] == 0.0  # a file: smoothing resolved to off
+    assert settings["finish"]["grow"] == 3 and settings["finish"]["guided"] is False
