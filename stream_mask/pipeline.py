@@ -187,7 +187,7 @@ def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs
     first = outputs[0] if outputs else None
     parts = first.parts if first else resolve_parts(config.preview_parts, labels, model_name)
     effect = next((output.spec.effect for output in outputs if output.spec.effect), config.preview_effect)
-    return PreviewWindow(list(available_parts(labels).values()), parts, config.confidence, effect)
+    return PreviewWindow(list(available_parts(labels).values()), parts, config.confidence, effect, config.finish)
 
 
 def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list[Output]:

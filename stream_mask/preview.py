@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import effects, masks
+from . import effects
+from .config import Finish
 from .errors import StreamMaskError
-from .outputs import Output
+from .outputs import Output, finished_mask
 from .parts import Part
 from .sources import Frame
 
@@ -51,7 +52,7 @@ class PreviewWindow:
     """An OpenCV window showing the composite, mask, overlay or cutout view of each frame."""
 
     def __init__(self, choices: Sequence[Part], parts: Sequence[Part], confidence: float,
-                 effect: str | None = None, title: str = "stream-mask") -> None:
+                 effect: str | None = None, finish: Finish = Finish(), title: str = "stream-mask") -> None:
         if not display_available():
             raise StreamMaskError("no display for the preview window: give -o OUTPUT to run without one")
         self.title = title
@@ -60,6 +61,7 @@ class PreviewWindow:
         self.confidence = confidence
         self.view = VIEWS[0]
         self.effect = effects.parse_effect(effect or "blur")
+        self.finish = finish  # the outputs' edge clean-up, so that the window shows what they get
         self.show_stats = False
         self.show_help = False
         self._shown = 0
@@ -129,11 +131,11 @@ class PreviewWindow:
     def render(self, rgb: np.ndarray, planes: list[np.ndarray]) -> np.ndarray:
         """The current view as a BGR picture for imshow."""
         selected = [part.confidence(planes) for part in self.parts]
-        mask = masks.binary_mask(selected, self.confidence, rgb.shape[:2])
+        mask = finished_mask(selected, self.confidence, False, self.finish, rgb)
         if self.view == "mask":
             return cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR)
         if self.view == "overlay":
-            per_part = [masks.binary_mask([plane], self.confidence, rgb.shape[:2]) / 255.0 for plane in selected]
+            per_part = [finished_mask([plane], self.confidence, False, self.finish, rgb) / 255.0 for plane in selected]
             return cv2.cvtColor(effects.overlay(rgb, per_part), cv2.COLOR_RGB2BGR)
         alpha = mask.astype(np.float32) / 255.0
         if self.view == "cutout":
