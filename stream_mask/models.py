@@ -15,11 +15,14 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pooch
+from tqdm import tqdm
 
 from stream_mask.errors import StreamMaskError
 
@@ -193,6 +196,31 @@ def _download_reason(exc: BaseException, url: str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _announced_download(info: ModelInfo, dest: Path) -> Callable[[str, Any, Any], None]:
+    """pooch's download step with a progress bar, announced only once the server has answered: offline,
+    the user sees the one-line error and nothing else."""
+
+    def download(url: str, output_file: Any, _pooch: Any) -> None:
+        import requests
+
+        with requests.get(url, stream=True, timeout=30) as response:
+            response.raise_for_status()
+            print(f"stream-mask: downloading the '{info.name}' model ({_fmt_size(info.size)}) from {url} to {dest}",
+                  file=sys.stderr, flush=True)
+            total = int(response.headers.get("content-length", 0)) or None
+            out = open(output_file, "wb") if isinstance(output_file, (str, os.PathLike)) else output_file
+            try:
+                with tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
+                    for chunk in response.iter_content(1 << 16):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            finally:
+                if out is not output_file:
+                    out.close()
+
+    return download
+
+
 def _download(info: ModelInfo, model_dir: str | os.PathLike | None) -> Path:
     """Download into the cache; pooch writes a temp file in the cache dir, checks the
     sha256 and only then moves it into place (it deletes the temp file on any failure)."""
@@ -203,15 +231,9 @@ def _download(info: ModelInfo, model_dir: str | os.PathLike | None) -> Path:
     # pooch.get_logger() is a private logging.Logger("pooch"), not logging.getLogger("pooch"):
     # only this handle silences its "Downloading data from ..." line.
     pooch.get_logger().setLevel(logging.WARNING)
-    print(
-        f"stream-mask: downloading the '{info.name}' model ({_fmt_size(info.size)}) from {url} to {dest}",
-        file=sys.stderr,
-        flush=True,
-    )
     try:
-        got = pooch.retrieve(
-            url, known_hash=f"sha256:{info.sha256}", fname=info.filename, path=dest, progressbar=True
-        )
+        got = pooch.retrieve(url, known_hash=f"sha256:{info.sha256}", fname=info.filename, path=dest,
+                             downloader=_announced_download(info, dest))
     except (requests.exceptions.RequestException, ValueError, OSError) as exc:
         raise StreamMaskError(
             f"cannot download the '{info.name}' model ({_download_reason(exc, url)}): {_put_hint(info, model_dir)}"

@@ -61,14 +61,10 @@ def run_cli(*args: object) -> subprocess.CompletedProcess:
     return subprocess.run(_command(*args), capture_output=True, text=True, timeout=300)
 
 
-def error_line(result: subprocess.CompletedProcess, *words: str, code: int = 1, notice: str | None = None) -> str:
-    """Assert `result` is a clean one-line failure mentioning `words`; return that line.
-
-    `notice`: the start of one informational line allowed before the error (the download notice)."""
+def error_line(result: subprocess.CompletedProcess, *words: str, code: int = 1) -> str:
+    """Assert `result` is a clean one-line failure mentioning `words`; return that line."""
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.splitlines()
-    if notice is not None and lines and lines[0].startswith(notice):
-        lines = lines[1:]
     assert len(lines) == 1, result.stderr
     line = lines[0]
     assert line.startswith("stream-mask: error: "), line
@@ -274,11 +270,9 @@ def test_multiclass_missing_and_mirror_closed(tmp_path, out, with_model_dir):
     args = ["--model-dir", mine] if with_model_dir else []
     result = run_cli("run", SHORT_VIDEO, "-o", out / "m.mkv", *args)
     where = mine if with_model_dir else tmp_path / "cache" / "stream-mask"
-    # Before trying, the command announces the download on a line of its own (models.py, tested in
-    # test_models.py; useful when it works, 16 MB take a while): the one line allowed besides the error.
+    # The download is announced only once a server answers: offline, the error is the only line.
     error_line(result, "cannot download the 'multiclass' model", "no connection to 127.0.0.1:9",
-               f"put {MULTICLASS.filename}", MULTICLASS.sha256, MULTICLASS.url, f"in {where}",
-               notice="stream-mask: downloading the 'multiclass' model")
+               f"put {MULTICLASS.filename}", MULTICLASS.sha256, MULTICLASS.url, f"in {where}")
     assert listing(out) == []
     assert listing(mine) == []
     cache = tmp_path / "cache" / "stream-mask"
