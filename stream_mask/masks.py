@@ -69,14 +69,15 @@ def follow_box(previous: tuple[float, ...] | None, box: tuple[int, int, int, int
 
 
 def smooth_confidence(previous: np.ndarray | None, current: np.ndarray, strength: float) -> np.ndarray:
-    """One step of motion-aware temporal smoothing of a confidence plane (HxW float32 in 0..1).
+    """One step of motion-aware temporal smoothing of a confidence plane (HxW float32 in 0..1); a new
+    array. Without a previous plane of the same size (first frame, new image size) it is a copy.
 
     The previous smoothed value is kept with weight `strength * (1 - |current - previous|)`: where the
     frames agree, noise is averaged away; where they disagree completely (something moved) the new frame
     wins at once, so a moving person leaves no ghost. After a full change (confidence 1 -> 0 or 0 -> 1)
     the old value is gone in that very frame; a partial change d leaves at most strength*(1-d) of it.
     """
-    if previous is None or strength <= 0:
+    if previous is None or previous.shape != current.shape or strength <= 0:  # nothing to smooth with
         return np.array(current, dtype=np.float32)
     weight = cv2.absdiff(current, previous)
     np.subtract(1.0, weight, out=weight)

@@ -32,7 +32,7 @@ from .models import resolve_model
 from .landmarks import FaceParts, PartModels  # face-landmark parts
 from .models import ResolvedModel  # face-landmark parts
 from .outputs import LabelsOutput, Output, make_output
-from .parts import LANDMARK_PARTS, available_parts, is_landmark_only, resolve_parts
+from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, resolve_parts
 from .preview import LiveStatus
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe, write_sidecar
@@ -217,6 +217,8 @@ def _discard(outputs: list[Output]) -> None:
 class Preview(Protocol):
     """A window shown on the model's thread (preview.PreviewWindow); its hotkeys may change the outputs."""
 
+    parts: list[Part]  # what the window shows; its hotkeys change them
+
     def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
         """Display this frame; False when the user asked to quit."""
         ...
@@ -243,7 +245,7 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
     reader = _Reader(source, live)
     writers = [_Writer(output, live) for output in outputs]
     planes: list[np.ndarray] = []
-    previous: list[np.ndarray] | None = None  # the last smoothed planes
+    previous: dict[int, np.ndarray] = {}  # the last smoothed plane of each channel in use
     try:
         labels = len(segmenter.labels)  # face-landmark planes follow the segmenter's: not for a label map
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
@@ -252,12 +254,13 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
                 planes = segmenter.segment(item.rgb, timestamp_ms)
                 if refine is not None:
                     planes = refine.refine(item.rgb, planes, timestamp_ms)
-                if smooth:
-                    planes = [masks.smooth_confidence(old if old.shape == new.shape else None, new, smooth)
-                              for old, new in zip(previous or planes, planes)]
-                    previous = planes
-                elif every > 1 and refine is None:  # MediaPipe reuses its buffers: keep a copy for the frames in between
-                    planes = [np.array(plane) for plane in planes]
+                if smooth:  # only the channels something reads: a 6-class model has 15 planes with face parts
+                    planes = list(planes)
+                    for channel in _channels_in_use(outputs, preview, labels):
+                        planes[channel] = previous[channel] = masks.smooth_confidence(
+                            previous.get(channel), planes[channel], smooth)
+                if every > 1:  # reused for the frames in between, while MediaPipe reuses its own buffers
+                    planes = [plane if plane.flags.owndata else np.array(plane) for plane in planes]
             for output, writer in zip(outputs, writers):
                 writer.put((item, output.matte(planes[:labels] if isinstance(output, LabelsOutput) else planes, item.rgb)))
             bar.update()
@@ -273,6 +276,17 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
+
+
+def _channels_in_use(outputs: list[Output], preview: Preview | None, labels: int) -> set[int]:
+    """The planes read this frame: the outputs' and the preview's parts (hotkeys change them), and every
+    segmenter class for a label map."""
+    channels = {part.channel for output in outputs for part in output.parts}
+    if preview is not None:
+        channels |= {part.channel for part in preview.parts}
+    if any(isinstance(output, LabelsOutput) for output in outputs):
+        channels |= set(range(labels))
+    return channels
 
 
 def _forward_audio(item: Any, writers: list[_Writer]) -> bool:
