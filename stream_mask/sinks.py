@@ -87,6 +87,9 @@ class Sink:
     picture = "gray"
     frames_written = 0
     sidecar = True  # False for sinks that leave no file behind (a virtual camera): no NAME.json beside them
+    size: tuple[int, int] | None = None  # width, height every picture must have; None: any (image folders)
+    what = "the output"  # for that error: "the video", "the virtual camera"
+    size_hint = ""  # what to do about a picture of another size
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         raise NotImplementedError
@@ -108,10 +111,16 @@ class Sink:
         if not ok:
             shape = "x".join(map(str, picture.shape))
             raise StreamMaskError(f"frame {frame.index}: {self.path} takes {self.picture} pictures, got {shape} {picture.dtype}")
+        if self.size is not None and picture.shape[1::-1] != self.size:
+            raise StreamMaskError(f"frame {frame.index} is {picture.shape[1]}x{picture.shape[0]}, {self.what} is "
+                                  f"{self.size[0]}x{self.size[1]}{self.size_hint}")
 
 
 class VideoSink(Sink):
     """A mask, colour or alpha video with the source's frame timestamps and, when it has one, its audio."""
+
+    what = "the video"
+    size_hint = ": write images of different sizes to a folder"
 
     def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat, picture: str = "gray") -> None:
         self.path = str(path)
@@ -127,7 +136,7 @@ class VideoSink(Sink):
             self._partial.unlink(missing_ok=True)
             raise StreamMaskError(f"cannot write {path}: {error.strerror}") from None
         try:
-            self._size = (source.width, source.height)
+            self.size = (source.width, source.height)
             self._video = self._container.add_stream(fmt.codec, rate=source.fps)
             # 4:2:0 H.264 needs even sizes: pad by repeating the last row/column rather than fail (see even_size).
             self._video.width = source.width + source.width % 2 if fmt.even_size else source.width
@@ -181,11 +190,6 @@ class VideoSink(Sink):
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         self._check_picture(frame, picture)
-        if picture.shape[1::-1] != self._size:
-            raise StreamMaskError(
-                f"frame {frame.index} is {picture.shape[1]}x{picture.shape[0]}, the video is "
-                f"{self._size[0]}x{self._size[1]}: write images of different sizes to a folder"
-            )
         pad_h = self._video.height - picture.shape[0]
         pad_w = self._video.width - picture.shape[1]
         if pad_h or pad_w:
@@ -322,6 +326,8 @@ class VirtualCameraSink(Sink):
     which OBS, Zoom and browsers read as a webcam. Takes "rgb" pictures, and "gray" ones (a mask, sent as grey
     RGB); a camera has no alpha, so "rgba" is refused. Nothing is published: close() just releases the device."""
 
+    what = "the virtual camera"
+
     sidecar = False
 
     def __init__(self, spec: str, source: SourceInfo, picture: str = "rgb") -> None:
@@ -337,7 +343,7 @@ class VirtualCameraSink(Sink):
         from pyvirtualcam.camera import BACKENDS
 
         backend, device = parse_virtualcam(spec, BACKENDS)
-        self._size = (source.width, source.height)
+        self.size = (source.width, source.height)
         # pyvirtualcam takes fps as a float; cameras advertise whole or NTSC-style rates, so two decimals are plenty
         # (30000/1001 -> 29.97). A still-image input has a nominal rate; never less than 1.
         fps = max(1.0, round(float(source.fps), 2)) if source.fps else 30.0
@@ -350,11 +356,6 @@ class VirtualCameraSink(Sink):
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         self._check_picture(frame, picture)
-        if picture.shape[1::-1] != self._size:
-            raise StreamMaskError(
-                f"frame {frame.index} is {picture.shape[1]}x{picture.shape[0]}, the virtual camera is "
-                f"{self._size[0]}x{self._size[1]}"
-            )
         if picture.ndim == 2:
             picture = np.repeat(picture[:, :, None], 3, axis=2)  # a mask: grey RGB
         # No sleep_until_next_frame(): the pipeline paces frames (a live source at its own rate); the camera's own
