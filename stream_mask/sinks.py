@@ -327,7 +327,6 @@ class VirtualCameraSink(Sink):
     RGB); a camera has no alpha, so "rgba" is refused. Nothing is published: close() just releases the device."""
 
     what = "the virtual camera"
-
     sidecar = False
 
     def __init__(self, spec: str, source: SourceInfo, picture: str = "rgb") -> None:
