@@ -25,18 +25,17 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from . import masks
 from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
-from .models import resolve_model
 from .landmarks import FaceParts, PartModels  # face-landmark parts
-from .models import ResolvedModel  # face-landmark parts
+from .models import ResolvedModel, resolve_model
 from .outputs import LabelsOutput, Output, make_output
-from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, resolve_parts
+from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, person_part, resolve_parts
 from .preview import LiveStatus
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe, write_sidecar
 from .sources import Frame, Source, open_source
+from .temporal import Stabiliser
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
 LIVE_QUEUE_SIZE = 2
@@ -118,7 +117,8 @@ def run(config: RunConfig) -> RunStats:
         interrupted = False
         timing = _Timing()
         try:
-            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, config.smooth)
+            stabiliser = Stabiliser(config.smooth, person_part(segmenter.labels)) if config.smooth else None
+            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, stabiliser)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -236,7 +236,8 @@ class _Timing:
 
 
 def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Output], bar: tqdm, timing: _Timing,
-             every: int = 1, preview: Preview | None = None, refine: Refiner | None = None, smooth: float = 0.0) -> None:
+             every: int = 1, preview: Preview | None = None, refine: Refiner | None = None,
+             stabiliser: Stabiliser | None = None) -> None:
     """Segment the frames of `source` (every `every`-th; the others reuse its planes) into every output.
 
     On any exit, what was queued is written first. Stops early when the preview asks to quit.
@@ -245,7 +246,6 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
     reader = _Reader(source, live)
     writers = [_Writer(output, live) for output in outputs]
     planes: list[np.ndarray] = []
-    previous: dict[int, np.ndarray] = {}  # the last smoothed plane of each channel in use
     try:
         labels = len(segmenter.labels)  # face-landmark planes follow the segmenter's: not for a label map
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
@@ -254,11 +254,8 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
                 planes = segmenter.segment(item.rgb, timestamp_ms)
                 if refine is not None:
                     planes = refine.refine(item.rgb, planes, timestamp_ms)
-                if smooth:  # only the channels something reads: a 6-class model has 15 planes with face parts
-                    planes = list(planes)
-                    for channel in _channels_in_use(outputs, preview, labels):
-                        planes[channel] = previous[channel] = masks.smooth_confidence(
-                            previous.get(channel), planes[channel], smooth)
+                if stabiliser is not None:  # only the channels something reads: 15 planes with face parts
+                    planes = stabiliser.step(planes, _channels_in_use(outputs, preview, labels), item.seconds)
                 if every > 1:  # reused for the frames in between, while MediaPipe reuses its own buffers
                     planes = [plane if plane.flags.owndata else np.array(plane) for plane in planes]
             for output, writer in zip(outputs, writers):

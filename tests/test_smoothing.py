@@ -7,6 +7,7 @@ import numpy as np
 
 from conftest import run_cli
 from standin_model import COLOURS
+from stream_mask.temporal import MAX_HOLD_S
 from test_parts_and_threshold import write_lossless_video
 
 RNG = np.random.default_rng(3)
@@ -59,6 +60,43 @@ def test_a_moving_region_leaves_no_ghost(tmp_path, standin_model):
         if step:
             left_behind = mask[24:72, 28 + 40 * (step - 1):40 * step + 12]  # the part of the old place now empty
             assert not left_behind.any(), f"frame {step}: a ghost of the previous position"
+
+
+def glitch_frames(glitched: range, count: int = 10) -> list[np.ndarray]:
+    """A 32x32 hair block on background, except in the `glitched` frames, where the whole picture is hair
+    (the person's area jumps 12-fold, as when the model misreads a frame)."""
+    frames = []
+    for index in range(count):
+        frame = np.zeros((96, 128, 3), dtype=np.uint8)
+        if index in glitched:
+            frame[:] = COLOURS[1]
+        else:
+            frame[32:64, 48:80] = COLOURS[1]
+        frames.append(frame)
+    return frames
+
+
+def test_a_one_off_glitch_is_held_back(tmp_path, standin_model):
+    """Two frames in which 'the model' suddenly sees the whole picture as a person: with smoothing on, the
+    previous mask stays on screen through them (a threefold jump in area in one frame is no real motion)."""
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    frames = glitch_frames(range(4, 6))
+    plain = run_masks(tmp_path, "glitch", frames, "--parts", "hair")
+    smooth = run_masks(tmp_path, "glitch", frames, "--parts", "hair", "--smooth")
+    assert (plain[4] == 255).all() and (plain[5] == 255).all()  # the plain rule shows the glitch
+    assert np.array_equal(smooth[4], smooth[3]) and np.array_equal(smooth[5], smooth[3])
+    assert (smooth[3][32:64, 48:80] == 255).all() and smooth[3].mean() < 0.1 * 255
+    assert np.array_equal(smooth[6], smooth[3])  # after it, the block as before
+
+
+def test_a_lasting_change_is_taken_after_the_hold(tmp_path, standin_model):
+    """The same jump, lasting: held back for at most temporal.MAX_HOLD_S (0.25 s: frames at +0, +0.1 and
+    +0.2 s of this 10 fps clip), then taken, as a scene cut would be."""
+    assert MAX_HOLD_S == 0.25
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    masks = run_masks(tmp_path, "lasting", glitch_frames(range(4, 10)), "--parts", "hair", "--smooth")
+    assert all(np.array_equal(masks[index], masks[3]) for index in (4, 5, 6))
+    assert all((masks[index] == 255).all() for index in (7, 8, 9))
 
 
 def test_grow_shrink_and_feather_change_the_mask_as_asked(tmp_path, standin_model):
