@@ -19,8 +19,10 @@ import av
 import numpy as np
 
 from stream_mask import edges, masks
+from stream_mask.effects import overlay, parse_effect
 from stream_mask.parts import available_parts
 from stream_mask.segmenter import Refiner, Segmenter
+from stream_mask.temporal import Stabiliser
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -51,9 +53,12 @@ def main() -> None:
     binaries = [masks.binary_mask([c], 0.4, c.shape) for c in confs]
     with Refiner.for_labels(model, ["selfie"], 0.4) as refiner:
         refine = median_ms(lambda i: refiner.refine(frames[i], [confs[i]], 20_000 + 40 * i), n)
+    stabiliser = Stabiliser(0.7, person)
+    alphas = [c.astype(np.float32) for c in confs]
+    blur, green = parse_effect("blur"), parse_effect("color:#00ff00")
     costs = {
         "segmentation alone (the base)": base,
-        "--smooth": median_ms(lambda i: masks.smooth_confidence(confs[i - 1], confs[i], 0.7), n),
+        "--smooth": median_ms(lambda i: stabiliser.step([confs[i]], [0], i / 24), n),
         "--refine (per pass)": refine,
         "--edges guided": median_ms(lambda i: edges.refine_edges(confs[i], frames[i]), n),
         "--min-island 500": median_ms(lambda i: edges.remove_islands(binaries[i], 500), n),
@@ -61,6 +66,9 @@ def main() -> None:
         "--shrink 5": median_ms(lambda i: edges.shrink(binaries[i], 5), n),
         "--grow 5": median_ms(lambda i: edges.grow(binaries[i], 5), n),
         "--feather 10": median_ms(lambda i: edges.feather(binaries[i], 10), n),
+        "composite --effect color": median_ms(lambda i: green.apply(frames[i], alphas[i]), n),
+        "composite --effect blur": median_ms(lambda i: blur.apply(frames[i], alphas[i]), n),
+        "overlay, 3 parts": median_ms(lambda i: overlay(frames[i], [alphas[i]] * 3), n),
     }
     height, width = frames[0].shape[:2]
     print(f"{args.input}: {n} frames of {width}x{height}, median ms per frame")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import cv2
 import numpy as np
@@ -184,25 +183,3 @@ def test_overlay_tints_only_inside_the_matte():
 
 def test_palette_has_eight_distinct_colours():
     assert len(set(PALETTE)) == len(PALETTE) == 8
-
-
-def test_timing_at_720p(capsys):
-    """Not asserted: prints per-frame costs at 1280x720 for the report."""
-    rgb = RNG.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    alpha = RNG.random((720, 1280), dtype=np.float32)
-    layer = RNG.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    blur = parse_effect("blur")
-    timings = {}
-    for name, call in (
-        ("composite", lambda: composite(rgb, alpha, layer)),
-        ("blur background (masked)", lambda: blur.background(rgb, alpha)),
-        ("blur apply", lambda: blur.apply(rgb, alpha)),
-        ("overlay 3 parts", lambda: overlay(rgb, [alpha, alpha, alpha])),
-    ):
-        call()
-        start = time.perf_counter()
-        for _ in range(10):
-            call()
-        timings[name] = (time.perf_counter() - start) / 10 * 1000
-    with capsys.disabled():
-        print("\n" + ", ".join(f"{name}: {ms:.1f} ms" for name, ms in timings.items()))
