@@ -56,6 +56,7 @@ class Output:
     """One output: its kind, the parts it shows, and the sink that encodes its pictures."""
 
     picture = "gray"  # what `render` returns: "gray" HxW, "rgb" HxWx3 or "rgba" HxWx4 (uint8)
+    selectable = True  # the preview's part hotkeys change its parts
 
     def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
         self.spec = spec
@@ -67,6 +68,14 @@ class Output:
     def open(self, source: SourceInfo, overwrite: bool) -> Sink:
         self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
         return self.sink
+
+    def channels(self) -> set[int]:
+        """The model planes this output reads."""
+        return {part.channel for part in self.parts}
+
+    def matte_key(self) -> tuple:
+        """Outputs with equal keys make equal mattes from the same frame, so one is made for all of them."""
+        return type(self).matte, tuple(self.parts), self.confidence, self.spec.soft, self.finish
 
     def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
         """HxW uint8: 255 (or the soft grey level) on the selected parts."""
@@ -129,8 +138,11 @@ class OverlayOutput(Output):
 class LabelsOutput(Output):
     """Every class at once: each pixel holds the index of its most likely class (lossless only).
 
-    A one-channel model (selfie) gives 1 where its confidence is `> confidence`, else 0.
+    Its parts are the segmenter's classes in index order (see make_output). A one-channel model (selfie)
+    gives 1 where its confidence is `> confidence`, else 0.
     """
+
+    selectable = False  # always every class
 
     def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
         super().__init__(spec, parts, confidence, finish)
@@ -138,9 +150,10 @@ class LabelsOutput(Output):
             raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
 
     def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
-        if len(planes) == 1:
-            return (planes[0] > self.confidence).astype(np.uint8)
-        return np.argmax(np.stack(planes), axis=0).astype(np.uint8)
+        classes = [planes[part.channel] for part in self.parts]
+        if len(classes) == 1:
+            return (classes[0] > self.confidence).astype(np.uint8)
+        return np.argmax(np.stack(classes), axis=0).astype(np.uint8)
 
 
 KIND_CLASSES: dict[str, type[Output]] = {
@@ -152,8 +165,13 @@ KIND_CLASSES: dict[str, type[Output]] = {
 }
 
 
-def make_output(spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> Output:
-    return KIND_CLASSES[spec.resolved_kind()](spec, parts, confidence, finish)
+def make_output(spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish(),
+                labels: Sequence[str] = ()) -> Output:
+    """The output for `spec`, showing `parts`; a label map shows every class of the segmenter (`labels`)."""
+    kind = spec.resolved_kind()
+    if kind == "labels":
+        parts = [Part(label, index) for index, label in enumerate(labels)]
+    return KIND_CLASSES[kind](spec, parts, confidence, finish)
 
 
 class _LoopingVideo:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import queue
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -29,12 +27,13 @@ from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .landmarks import FaceParts, PartModels  # face-landmark parts
 from .models import ResolvedModel, resolve_model
-from .outputs import LabelsOutput, Output, make_output
+from .outputs import Output, make_output
 from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, person_part, resolve_parts
+from .planes import PlaneMaker
 from .preview import LiveStatus
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe, write_sidecar
-from .sources import Frame, Source, open_source
+from .sources import Frame, Source, SourceInfo, open_source
 from .temporal import Stabiliser
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
@@ -92,59 +91,84 @@ def run(config: RunConfig) -> RunStats:
     model, face_model, landmark_names = _resolve_models(config)  # face-landmark parts: only the models needed
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror)
-    with opened_source as source, _open_models(model, face_model, landmark_names, config) as segmenter, contextlib.ExitStack() as stack:
+    with opened_source as source, _open_models(model, face_model, landmark_names, config) as models, contextlib.ExitStack() as stack:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
             config = replace(config, smooth=LIVE_SMOOTHING if source.info.live else 0.0)
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
-        outputs = _make_outputs(config, segmenter.labels, model.name)
-        refine = None
-        if config.refine:
-            refine = stack.enter_context(Refiner.for_labels(model.path, segmenter.labels, config.confidence,
-                                                            passes=config.refine))
-        opened: list[Output] = []
-        try:
-            for output in outputs:
-                output.open(source.info, config.overwrite)
-                opened.append(output)
-            preview = _open_preview(config, segmenter.labels, model.name, outputs) if config.preview else None
-        except BaseException:
-            _discard(opened)
-            raise
+        maker = _plane_maker(config, model, models, stack)
+        outputs, preview = _open_outputs(config, source.info, models.labels, model.name)
         started = time.perf_counter()
-        bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if config.progress else True,
-                   file=sys.stderr, leave=False)
-        interrupted = False
         timing = _Timing()
-        try:
-            stabiliser = Stabiliser(config.smooth, person_part(segmenter.labels)) if config.smooth else None
-            _process(source, segmenter, outputs, bar, timing, config.every, preview, refine, stabiliser)
-        except KeyboardInterrupt:
-            interrupted = True
-        except BaseException:
-            _discard(outputs)
-            raise
-        finally:
-            bar.close()
-            if preview is not None:
-                preview.close()
-        frames = min((output.sink.frames_written for output in outputs), default=bar.n)
+        interrupted = _loop(source, maker, outputs, preview, timing, config.progress)
+        frames = min((output.sink.frames_written for output in outputs), default=timing.frames)
         if frames == 0:
             _discard(outputs)
             if interrupted:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
             raise StreamMaskError("no frames to write")
-        for output in outputs:
-            output.close()
-            output.sink.close()
-            if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one
-                write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
-                                                         source.info, output.sink.frames_written, interrupted))
+        _publish(outputs, config, model, source.info, interrupted)
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
-                        model.name, segmenter.calls + (refine.calls if refine else 0), interrupted, source.info.live,
-                        timing.dropped,
+                        model.name, maker.calls, interrupted, source.info.live, timing.dropped,
                         _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
                         source.ended_early)
+
+
+def _plane_maker(config: RunConfig, model: ResolvedModel, models: PartModels, stack: contextlib.ExitStack) -> PlaneMaker:
+    """The models plus what the run asks of them: refine passes, --smooth, --every."""
+    refine = None
+    if config.refine:
+        refine = stack.enter_context(Refiner.for_labels(model.path, models.labels, config.confidence,
+                                                        passes=config.refine))
+    stabiliser = Stabiliser(config.smooth, person_part(models.labels)) if config.smooth else None
+    return PlaneMaker(models, refine, stabiliser, config.every)
+
+
+def _open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
+                  model_name: str) -> tuple[list[Output], Preview | None]:
+    """Every output's sink opened (nothing left behind if one fails), and the preview window if asked."""
+    outputs = _make_outputs(config, labels, model_name)
+    opened: list[Output] = []
+    try:
+        for output in outputs:
+            output.open(source, config.overwrite)
+            opened.append(output)
+        preview = _open_preview(config, labels, model_name, outputs) if config.preview else None
+    except BaseException:
+        _discard(opened)
+        raise
+    return outputs, preview
+
+
+def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Preview | None, timing: _Timing,
+          progress: bool) -> bool:
+    """The frame loop under a progress bar; True if Ctrl-C ended it. Any other error discards the outputs."""
+    bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
+               file=sys.stderr, leave=False)
+    try:
+        _process(source, maker, outputs, bar, timing, preview)
+    except KeyboardInterrupt:
+        return True
+    except BaseException:
+        _discard(outputs)
+        raise
+    finally:
+        timing.frames = bar.n
+        bar.close()
+        if preview is not None:
+            preview.close()
+    return False
+
+
+def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: SourceInfo,
+             interrupted: bool) -> None:
+    """Finalise every output, with the sidecar that says how it was made."""
+    for output in outputs:
+        output.close()
+        output.sink.close()
+        if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one
+            write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
+                                                     source, output.sink.frames_written, interrupted))
 
 
 # --- face-landmark parts: which models a run needs --------------------------------------------------
@@ -184,7 +208,7 @@ def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs
     """The window starts with the first output's parts and effect (the model's defaults without one)."""
     from .preview import PreviewWindow  # opens a GUI toolkit: only when asked
 
-    first = outputs[0] if outputs else None
+    first = next((output for output in outputs if output.selectable), None)
     parts = first.parts if first else resolve_parts(config.preview_parts, labels, model_name)
     effect = next((output.spec.effect for output in outputs if output.spec.effect), config.preview_effect)
     return PreviewWindow(list(available_parts(labels).values()), parts, config.confidence, effect, config.finish)
@@ -196,11 +220,11 @@ def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list
     for spec in config.outputs:
         parts = resolve_parts(spec.parts, labels, model_name)
         if PART_FIELD not in spec.path:
-            outputs.append(make_output(spec, parts, config.confidence, config.finish))
+            outputs.append(make_output(spec, parts, config.confidence, config.finish, labels))
             continue
         for part in parts:
             single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
-            outputs.append(make_output(single, [part], config.confidence, config.finish))
+            outputs.append(make_output(single, [part], config.confidence, config.finish, labels))
     paths = [output.spec.path for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")
@@ -229,40 +253,33 @@ class Preview(Protocol):
 
 @dataclass
 class _Timing:
-    """What the live figures of a run are made of."""
+    """What the run's figures are made of."""
 
+    frames: int = 0  # through the loop (what a preview-only run showed)
     dropped: int = 0
     latencies: list[float] = field(default_factory=list)
 
 
-def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Output], bar: tqdm, timing: _Timing,
-             every: int = 1, preview: Preview | None = None, refine: Refiner | None = None,
-             stabiliser: Stabiliser | None = None) -> None:
-    """Segment the frames of `source` (every `every`-th; the others reuse its planes) into every output.
+def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm, timing: _Timing,
+             preview: Preview | None = None) -> None:
+    """Make the planes of each frame of `source` and hand every output its matte.
 
     On any exit, what was queued is written first. Stops early when the preview asks to quit.
     """
-    live = source.info.live
-    reader = _Reader(source, live)
-    writers = [_Writer(output, live) for output in outputs]
-    planes: list[np.ndarray] = []
+    reader = _Reader(source, source.info.live)
+    writers = [_Writer(output, source.info.live) for output in outputs]
     try:
-        labels = len(segmenter.labels)  # face-landmark planes follow the segmenter's: not for a label map
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
-            if index % every == 0:
-                timestamp_ms = round(item.seconds * 1000)
-                planes = segmenter.segment(item.rgb, timestamp_ms)
-                if refine is not None:
-                    planes = refine.refine(item.rgb, planes, timestamp_ms)
-                if stabiliser is not None:  # only the channels something reads: 15 planes with face parts
-                    planes = stabiliser.step(planes, _channels_in_use(outputs, preview, labels), item.seconds)
-                if every > 1:  # reused for the frames in between, while MediaPipe reuses its own buffers
-                    planes = [plane if plane.flags.owndata else np.array(plane) for plane in planes]
+            planes = maker.planes(index, item, _channels_in_use(outputs, preview))
+            made: dict[tuple, np.ndarray] = {}  # outputs that ask for the same matte share one
             for output, writer in zip(outputs, writers):
-                writer.put((item, output.matte(planes[:labels] if isinstance(output, LabelsOutput) else planes, item.rgb)))
+                key = output.matte_key()
+                if key not in made:
+                    made[key] = output.matte(planes, item.rgb)
+                writer.put((item, made[key]))
             bar.update()
             if preview is not None:
-                status = LiveStatus(dropped=reader.dropped, inference_ms=segmenter.last_ms)
+                status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms)
                 if not preview.show(item, planes, outputs, status):
                     break
     finally:
@@ -275,14 +292,11 @@ def _process(source: Source, segmenter: Segmenter | PartModels, outputs: list[Ou
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
 
 
-def _channels_in_use(outputs: list[Output], preview: Preview | None, labels: int) -> set[int]:
-    """The planes read this frame: the outputs' and the preview's parts (hotkeys change them), and every
-    segmenter class for a label map."""
-    channels = {part.channel for output in outputs for part in output.parts}
+def _channels_in_use(outputs: list[Output], preview: Preview | None) -> set[int]:
+    """The planes read this frame: the outputs' and the preview's (its hotkeys change its parts)."""
+    channels = {channel for output in outputs for channel in output.channels()}
     if preview is not None:
         channels |= {part.channel for part in preview.parts}
-    if any(isinstance(output, LabelsOutput) for output in outputs):
-        channels |= set(range(labels))
     return channels
 
 

@@ -114,7 +114,7 @@ class PreviewWindow:
         if char in "123456" and int(char) <= len(self.choices):
             part = self.choices[int(char) - 1]
             self.parts = [p for p in self.parts if p != part] if part in self.parts else [*self.parts, part]
-            for output in outputs:
+            for output in (output for output in outputs if output.selectable):
                 output.parts = [p for p in output.parts if p != part] if part in output.parts else [*output.parts, part]
         elif char in "[]":
             step = CONFIDENCE_STEP if char == "]" else -CONFIDENCE_STEP

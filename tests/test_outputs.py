@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from standin_model import COLOURS, expected_confidences
-from test_parts_and_threshold import BLOCK, MARGIN, blocks_frame, interior, write_lossless_video
+from standin_model import expected_confidences
+from test_parts_and_threshold import blocks_frame, interior, write_lossless_video
 
 GREEN = np.array([0, 255, 0], dtype=np.uint8)
 
