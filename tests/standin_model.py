@@ -195,15 +195,20 @@ def _tflite_model(metadata: bytes) -> bytes:
     return bytes(builder.Output())
 
 
+def _image_tensor(name: str, description: str, colour_space: int) -> md_fb.TensorMetadataT:
+    tensor = md_fb.TensorMetadataT()
+    tensor.name, tensor.description = name, description
+    tensor.content = md_fb.ContentT()
+    tensor.content.contentPropertiesType = md_fb.ContentProperties.ImageProperties
+    tensor.content.contentProperties = md_fb.ImagePropertiesT()
+    tensor.content.contentProperties.colorSpace = colour_space
+    return tensor
+
+
 def _metadata() -> bytes:
     """TFLite model metadata, laid out like that of MediaPipe's published segmenters."""
-    image = md_fb.TensorMetadataT()
-    image.name = "image"
-    image.description = "Input image to be processed."
-    image.content = md_fb.ContentT()
-    image.content.contentPropertiesType = md_fb.ContentProperties.ImageProperties
-    image.content.contentProperties = md_fb.ImagePropertiesT()
-    image.content.contentProperties.colorSpace = md_fb.ColorSpaceType.RGB  # MediaPipe accepts only RGB
+    # MediaPipe accepts only RGB input.
+    image = _image_tensor("image", "Input image to be processed.", md_fb.ColorSpaceType.RGB)
     # A float input needs normalisation options: x = (pixel - 0) / 255.
     norm = md_fb.ProcessUnitT()
     norm.optionsType = md_fb.ProcessUnitOptions.NormalizationOptions
@@ -220,13 +225,8 @@ def _metadata() -> bytes:
     labels.description = "Labels for categories that the model can recognize."
     labels.type = md_fb.AssociatedFileType.TENSOR_AXIS_LABELS  # how MediaPipe finds the labels
 
-    masks = md_fb.TensorMetadataT()
-    masks.name = "segmentation_masks"
-    masks.description = "Masks over the target objects with high accuracy."
-    masks.content = md_fb.ContentT()
-    masks.content.contentPropertiesType = md_fb.ContentProperties.ImageProperties
-    masks.content.contentProperties = md_fb.ImagePropertiesT()
-    masks.content.contentProperties.colorSpace = md_fb.ColorSpaceType.GRAYSCALE
+    masks = _image_tensor("segmentation_masks", "Masks over the target objects with high accuracy.",
+                          md_fb.ColorSpaceType.GRAYSCALE)
     masks.content.range = md_fb.ValueRangeT()  # dims 1..2 (H, W) form the mask image
     masks.content.range.min = 1
     masks.content.range.max = 2

@@ -123,38 +123,47 @@ def test_animated_gif_input(tmp_path):
     assert 0.05 < np.mean([m > 127 for m in masks]) < 0.95  # people found, not everything
 
 
-def test_refine_raises_iou_on_a_small_person(tmp_path):
+def parkour_run(out_dir, *options) -> tuple[list[np.ndarray], str]:
+    """davis_parkour through the real command (selfie model, parts person): boolean masks, summary."""
+    out = out_dir / f"parkour{'_'.join(options)}.mkv"
+    result = run_cli("run", str(PARKOUR), "-o", str(out), "--model", "selfie", "--parts", "person", *options)
+    assert result.returncode == 0, result.stderr
+    return [m == 255 for m in read_gray_frames(out)], result.stdout
+
+
+@pytest.fixture(scope="module")
+def parkour_truth() -> list[np.ndarray]:
+    return [cv2.imread(str(MEDIA / "davis_parkour" / "Annotations" / f"{i:05d}.png"), 0) > 127 for i in range(100)]
+
+
+@pytest.fixture(scope="module")
+def parkour_plain(tmp_path_factory) -> list[np.ndarray]:
+    """The original per-frame rule's masks of davis_parkour."""
+    masks, summary = parkour_run(tmp_path_factory.mktemp("parkour"))
+    assert "100 model calls" in summary
+    return masks
+
+
+def test_refine_raises_iou_on_a_small_person(tmp_path, parkour_truth, parkour_plain):
     """The original node's refine_mask on video: a second pass around the person. On davis_parkour (a
     small, moving person) it must beat the plain pass clearly against the human annotations."""
-    annotations = [cv2.imread(str(MEDIA / "davis_parkour" / "Annotations" / f"{i:05d}.png"), 0) > 127 for i in range(100)]
-    scores = {}
-    for name, extra in (("plain", []), ("refined", ["--refine"])):
-        out = tmp_path / f"{name}.mkv"
-        result = run_cli("run", str(PARKOUR), "-o", str(out), "--model", "selfie", "--parts", "person", *extra)
-        assert result.returncode == 0, result.stderr
-        assert f"{100 * (2 if extra else 1)} model calls" in result.stdout  # one extra pass per frame
-        masks = read_gray_frames(out)
-        scores[name] = np.array([iou(m == 255, a) for m, a in zip(masks, annotations, strict=True)])
-    # Measured: mean 0.668 -> 0.777, 5th percentile 0.10 -> 0.43.
+    refined, summary = parkour_run(tmp_path, "--refine")
+    assert "200 model calls" in summary  # one extra pass per frame
+    scores = {name: np.array([iou(m, a) for m, a in zip(masks, parkour_truth, strict=True)])
+              for name, masks in (("plain", parkour_plain), ("refined", refined))}
+    # Measured: mean 0.668 -> 0.791, 5th percentile 0.10 -> 0.41.
     assert scores["refined"].mean() >= scores["plain"].mean() + 0.05
     assert np.percentile(scores["refined"], 5) >= np.percentile(scores["plain"], 5) + 0.15
 
 
-def test_smoothing_holds_back_the_model_glitch_on_parkour(tmp_path):
+def test_smoothing_holds_back_the_model_glitch_on_parkour(tmp_path, parkour_truth, parkour_plain):
     """In davis_parkour frames 68-70 the selfie model sees half the picture as a person (IoU ~0.1 against
     the annotations). --smooth holds that jump back; over the clip, flicker falls to near the annotations'
     own (measured: 2.05x -> 1.00x) and the worst frames rise (5th percentile IoU 0.10 -> 0.36)."""
-    annotations = [cv2.imread(str(MEDIA / "davis_parkour" / "Annotations" / f"{i:05d}.png"), 0) > 127 for i in range(100)]
-    results = {}
-    for name, extra in (("plain", []), ("smooth", ["--smooth"])):
-        out = tmp_path / f"{name}.mkv"
-        result = run_cli("run", str(PARKOUR), "-o", str(out), "--model", "selfie", "--parts", "person", *extra)
-        assert result.returncode == 0, result.stderr
-        results[name] = [m == 255 for m in read_gray_frames(out)]
-    plain, smooth = results["plain"], results["smooth"]
-    assert max(iou(plain[i], annotations[i]) for i in (68, 69, 70)) < 0.2  # the glitch is real
-    assert min(iou(smooth[i], annotations[i]) for i in (68, 69, 70)) > 0.5
-    truth_flicker = np.mean([np.mean(a != b) for a, b in zip(annotations, annotations[1:])])
+    smooth, _ = parkour_run(tmp_path, "--smooth")
+    assert max(iou(parkour_plain[i], parkour_truth[i]) for i in (68, 69, 70)) < 0.2  # the glitch is real
+    assert min(iou(smooth[i], parkour_truth[i]) for i in (68, 69, 70)) > 0.5
+    truth_flicker = np.mean([np.mean(a != b) for a, b in zip(parkour_truth, parkour_truth[1:])])
     smooth_flicker = np.mean([np.mean(a != b) for a, b in zip(smooth, smooth[1:])])
     assert smooth_flicker < 1.3 * truth_flicker
 
