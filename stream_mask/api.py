@@ -87,7 +87,10 @@ class MaskGenerator:
         if refine and self._segmenter is None:
             raise StreamMaskError("refine needs a segmentation model")
         if refine and self._refiner is None:
-            self._refiner = Refiner.for_labels(self.model.path, self._segmenter.labels, confidence, video=False)
+            self._refiner = Refiner.for_labels(self.model.path, self._segmenter.labels, confidence, video=False,
+                                               each_person=False)  # the original node's one crop
+        if self._refiner is not None:
+            self._refiner.confidence = confidence  # this call's threshold finds the people
         batch = _as_uint8_batch(images)
         out = np.zeros(batch.shape[:3], dtype=np.float32)
         for index, rgb in enumerate(batch):

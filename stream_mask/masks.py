@@ -46,6 +46,17 @@ def soft_mask(planes: Sequence[np.ndarray], confidence: float, shape: tuple[int,
     return grey
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels; x1, y1 exclusive
+
+
+def _pad(box: tuple[int, int, int, int], pad: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """`box` grown by `pad` of its size on every side, clipped to a frame of `shape` (height, width)."""
+    x0, y0, x1, y1 = box
+    grow_y, grow_x = round((y1 - y0) * pad), round((x1 - x0) * pad)
+    height, width = shape[:2]
+    return max(0, x0 - grow_x), max(0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)
+
+
 def padded_box(region: np.ndarray, pad: float = 0.2) -> tuple[int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1) of the True pixels, grown by `pad` of its size on every side and
     clipped to the frame; None when nothing is set. The original node's refine crop used pad 0.2."""
@@ -53,19 +64,65 @@ def padded_box(region: np.ndarray, pad: float = 0.2) -> tuple[int, int, int, int
     if rows.size == 0:
         return None
     cols = np.flatnonzero(region.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    grow_y, grow_x = round((y1 - y0) * pad), round((x1 - x0) * pad)
-    height, width = region.shape
-    return max(0, x0 - grow_x), max(0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)
+    return _pad((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1), pad, region.shape)
 
 
-def follow_box(previous: tuple[float, ...] | None, box: tuple[int, int, int, int], keep: float) -> tuple[float, ...]:
+def person_boxes(region: np.ndarray, pad: float = 0.2, min_share: float = 0.1, most: int = 4) -> list[Box]:
+    """One padded box per person (or group of people whose boxes overlap) in the True pixels: the crops
+    of a refine pass. Blobs under `min_share` of the largest one's area are left out (specks, not people);
+    at most `most` boxes, the largest blobs first. Empty when nothing is set."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return []
+    blobs = stats[1:]  # row 0 is the background
+    areas = blobs[:, cv2.CC_STAT_AREA]
+    chosen = [i for i in np.argsort(-areas, kind="stable")[:most] if areas[i] >= min_share * areas.max()]
+    boxes = []
+    for i in chosen:
+        x, y, w, h = (int(v) for v in blobs[i, :4])
+        boxes.append(tuple(float(v) for v in _pad((x, y, x + w, y + h), pad, region.shape)))
+    return merge_overlapping(boxes)
+
+
+def merge_overlapping(boxes: list[Box]) -> list[Box]:
+    """Boxes that overlap replaced by the one box that covers them, until none overlap (one crop per region)."""
+    merged = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    merged[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
+
+def follow_box(previous: Box | None, box: Box, keep: float) -> Box:
     """A crop box that follows a person smoothly: it grows at once to hold `box` (nobody is cut off) and
     shrinks only a fraction `1 - keep` of the way per frame (no jumping with each frame's noise)."""
     if previous is None:
         return tuple(float(v) for v in box)
     eased = [keep * p + (1 - keep) * b for p, b in zip(previous, box)]
     return min(eased[0], box[0]), min(eased[1], box[1]), max(eased[2], box[2]), max(eased[3], box[3])
+
+
+def follow_boxes(previous: list[Box], boxes: list[Box], keep: float) -> list[Box]:
+    """`follow_box` for several people: each box follows the previous frame's box it overlaps most
+    (a box overlapping none is someone new, taken as it is); boxes that come to overlap are merged."""
+    def overlap(a: Box, b: Box) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    followed = []
+    for box in boxes:
+        best = max(previous, key=lambda old: overlap(old, box), default=None)
+        followed.append(follow_box(best if best is not None and overlap(best, box) > 0 else None, box, keep))
+    return merge_overlapping(followed)
 
 
 def smooth_confidence(previous: np.ndarray | None, current: np.ndarray, strength: float) -> np.ndarray:

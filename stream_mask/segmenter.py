@@ -108,43 +108,53 @@ class Refiner:
 
     The crop is the bounding box of the person mask padded by 20% on each side, so the model sees a
     small or distant person at a far higher resolution than in the whole frame. Each further pass
-    crops around the previous pass's result. In a video the box follows the person smoothly (see
-    masks.follow_box) instead of jumping with each frame's noise.
+    crops around the previous pass's result. With `each_person` (what a run does), people far apart get
+    a crop each (masks.person_boxes): one box covering two people at either side of the frame would be
+    the whole frame, squeezed. Without it, one box around everything, exactly as the original node (the
+    library API). In a video the boxes follow the people smoothly (masks.follow_boxes) instead of
+    jumping with each frame's noise.
     """
 
     def __init__(self, model_path: Path, person: Part, confidence: float, video: bool = True, passes: int = 1,
-                 pad: float = 0.2, keep: float = 0.3) -> None:
+                 each_person: bool = True, pad: float = 0.2, keep: float = 0.3) -> None:
         self._segmenter = Segmenter(model_path, video)
-        self._person, self._confidence = person, confidence
-        self._passes, self._pad, self._keep = passes, pad, keep
-        self._box: tuple[float, ...] | None = None
+        self._person, self.confidence = person, confidence  # the person mask the crops are cut around
+        self._passes, self._each_person, self._pad, self._keep = passes, each_person, pad, keep
+        self._boxes: list[masks.Box] = []
 
     @classmethod
     def for_labels(cls, model_path: Path, labels: list[str], confidence: float, video: bool = True,
-                   passes: int = 1) -> Refiner:
+                   passes: int = 1, each_person: bool = True) -> Refiner:
         """A refiner that finds people as everything but background; models without it cannot refine."""
         person = person_part(labels)
         if person is None:
             raise StreamMaskError("refining needs a model with a person or background class")
-        return cls(model_path, person, confidence, video, passes)
+        return cls(model_path, person, confidence, video, passes, each_person)
 
     @property
     def calls(self) -> int:
         return self._segmenter.calls
 
+    def _crops(self, planes: list[np.ndarray]) -> list[masks.Box]:
+        region = self._person.confidence(planes) > self.confidence
+        if self._each_person:
+            return masks.person_boxes(region, self._pad)
+        box = masks.padded_box(region, self._pad)
+        return [] if box is None else [box]
+
     def refine(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int = 0) -> list[np.ndarray]:
-        """Planes with the crop around the person replaced by the model's pass on that crop."""
+        """Planes with the crops around the people replaced by the model's pass on each crop."""
         for index in range(self._passes):
-            box = masks.padded_box(self._person.confidence(planes) > self._confidence, self._pad)
-            if box is None:
+            boxes = self._crops(planes)
+            if not boxes:
                 break
             if self._segmenter.video and index == 0:  # later passes crop around this frame's own result
-                box = self._box = masks.follow_box(self._box, box, self._keep)
-            x0, y0, x1, y1 = (round(v) for v in box)
-            crop_planes = self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)
+                boxes = self._boxes = masks.follow_boxes(self._boxes, boxes, self._keep)
             planes = [np.array(plane) for plane in planes]  # MediaPipe's buffers are read-only and reused
-            for plane, crop in zip(planes, crop_planes):
-                plane[y0:y1, x0:x1] = crop
+            for box in boxes:
+                x0, y0, x1, y1 = (round(v) for v in box)
+                for plane, crop in zip(planes, self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)):
+                    plane[y0:y1, x0:x1] = crop
         return planes
 
     def close(self) -> None:

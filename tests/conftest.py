@@ -11,7 +11,8 @@ import pytest
 
 from standin_model import build_standin_model
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 MODELS = SHARED / "models"
 MEDIA = SHARED / "media"
 SELFIE = MODELS / "selfie_segmenter.tflite"

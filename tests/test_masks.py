@@ -64,3 +64,36 @@ def test_follow_box_grows_at_once_and_shrinks_smoothly():
     assert grown == (0, 10, 60, 50)  # never cuts a person off
     shrunk = follow_box(grown, (20, 20, 40, 40), keep=0.8)
     assert shrunk == pytest.approx((4, 12, 56, 48))  # a fifth of the way in
+
+
+def test_person_boxes_one_crop_per_person_far_apart():
+    from stream_mask.masks import padded_box, person_boxes
+
+    region = np.zeros((100, 400), dtype=bool)
+    assert person_boxes(region) == []
+    region[40:60, 20:70] = True  # one person, left
+    region[30:70, 300:340] = True  # another, far right
+    region[5:7, 200:202] = True  # a speck (under a tenth of the largest): no crop of its own
+    boxes = sorted(person_boxes(region))
+    assert boxes == [(10.0, 36.0, 80.0, 64.0), (292.0, 22.0, 348.0, 78.0)]  # each padded by a fifth
+    assert padded_box(region) == (0, 0, 400, 83)  # the original node's one box: nearly the whole frame
+
+
+def test_person_boxes_that_overlap_become_one():
+    from stream_mask.masks import person_boxes
+
+    region = np.zeros((100, 400), dtype=bool)
+    region[40:60, 100:150] = True
+    region[40:60, 156:200] = True  # a gap of 6 px: the padded boxes overlap
+    assert person_boxes(region) == [(90.0, 36.0, 209.0, 64.0)]
+
+
+def test_follow_boxes_matches_each_person_and_takes_newcomers_as_they_are():
+    from stream_mask.masks import follow_boxes
+
+    previous = [(0.0, 0.0, 40.0, 40.0), (200.0, 0.0, 240.0, 40.0)]
+    now = [(10.0, 10.0, 30.0, 30.0), (205.0, 0.0, 245.0, 40.0), (100.0, 0.0, 120.0, 20.0)]
+    followed = follow_boxes(previous, now, keep=0.5)
+    assert followed[0] == pytest.approx((5, 5, 35, 35))  # eased in towards its own previous box
+    assert followed[1] == pytest.approx((202.5, 0, 245, 40))  # grew at once to hold the person
+    assert followed[2] == (100.0, 0.0, 120.0, 20.0)  # someone new

@@ -1,0 +1,88 @@
+"""More annotated clips for benchmarks/quality.py, made from footage with ground truth in ../shared.
+
+    python benchmarks/make_clips.py pan OUT_DIR
+    python benchmarks/make_clips.py apart OUT_DIR
+    python benchmarks/quality.py --clip OUT_DIR -- --refine 2 --smooth
+
+`pan`: a virtual camera pans and zooms over `goldens/three_people.jpg` (three people standing close;
+its binary segmentation is the truth). The people stand still and the camera moves, so every flip of
+the mask that the annotations do not make is the model's own unsteadiness.
+`apart`: two people far apart: each davis_parkour frame cut to a 427-pixel-wide window around the
+runner, beside its mirror image (the truth alike). A refine crop covering both is the whole frame.
+
+Both: 100 frames of 854x480 at 24 fps, H.264 like davis_parkour's video, and `Annotations/NNNNN.png`.
+Option sets are then judged on three clips, not tuned to one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+WIDTH, HEIGHT, FPS = 854, 480, 24
+
+
+def camera(index: int, frames: int, picture: tuple[int, int]) -> np.ndarray:
+    """The 2x3 affine map from the picture to frame `index`: a slow zoom in while panning right and down."""
+    height, width = picture
+    progress = index / max(1, frames - 1)
+    scale = WIDTH / width * (1.0 + 0.5 * progress)  # from the whole width to 1.5x closer
+    seen_w, seen_h = WIDTH / scale, HEIGHT / scale
+    x0 = (width - seen_w) * (0.2 + 0.6 * progress)
+    y0 = max(0.0, height - seen_h) * 0.3 * progress
+    return np.float32([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
+
+
+def pan(frames: int = 100) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    goldens = SHARED / "media/goldens"
+    picture = cv2.cvtColor(cv2.imread(str(goldens / "three_people.jpg")), cv2.COLOR_BGR2RGB)
+    truth = (cv2.imread(str(goldens / "three_people_binary_segmentation.png"), cv2.IMREAD_GRAYSCALE) > 0)
+    truth = truth.astype(np.float32)  # palette index 1 = person
+    for index in range(frames):
+        move = camera(index, frames, picture.shape[:2])
+        frame = cv2.warpAffine(picture, move, (WIDTH, HEIGHT), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+        mask = cv2.warpAffine(truth, move, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        yield frame, mask > 0.5
+
+
+def apart() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    parkour = SHARED / "media/davis_parkour"
+    half = WIDTH // 2
+    for image in sorted((parkour / "JPEGImages").glob("*.jpg")):
+        frame = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+        truth = cv2.imread(str(parkour / "Annotations" / f"{image.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        columns = np.flatnonzero(truth.any(axis=0))
+        x0 = int(np.clip((columns[0] + columns[-1]) // 2 - half // 2, 0, frame.shape[1] - half))
+        window = slice(x0, x0 + half)
+        yield (np.hstack([frame[:, window], frame[:, window][:, ::-1]]),
+               np.hstack([truth[:, window], truth[:, window][:, ::-1]]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=("pan", "apart"))
+    parser.add_argument("out", type=Path, help="a new folder for the clip (DAVIS layout)")
+    args = parser.parse_args()
+
+    (args.out / "Annotations").mkdir(parents=True, exist_ok=False)
+    count = 0
+    with av.open(str(args.out / f"{args.kind}.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS, options={"crf": "18"})
+        for index, (frame, truth) in enumerate(pan() if args.kind == "pan" else apart()):
+            if index == 0:
+                stream.width, stream.height, stream.pix_fmt = frame.shape[1], frame.shape[0], "yuv420p"
+            cv2.imwrite(str(args.out / "Annotations" / f"{index:05d}.png"), np.where(truth, 255, 0).astype(np.uint8))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+            count += 1
+        container.mux(stream.encode(None))
+    print(f"{count} frames at {FPS} fps -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
