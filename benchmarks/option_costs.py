@@ -53,13 +53,14 @@ def main() -> None:
     binaries = [masks.binary_mask([c], 0.4, c.shape) for c in confs]
     with Refiner.for_labels(model, ["selfie"], 0.4) as refiner:
         refine = median_ms(lambda i: refiner.refine(frames[i], [confs[i]], 20_000 + 40 * i), n)
+        crops = refiner.calls / n  # a crop per person far from the others
     stabiliser = Stabiliser(0.7, person)
     alphas = [c.astype(np.float32) for c in confs]
     blur, green = parse_effect("blur"), parse_effect("color:#00ff00")
     costs = {
         "segmentation alone (the base)": base,
         "--smooth": median_ms(lambda i: stabiliser.step([confs[i]], [0], i / 24), n),
-        "--refine (per pass)": refine,
+        f"--refine (per pass, {crops:.1f} crops)": refine,
         "--edges guided": median_ms(lambda i: edges.refine_edges(confs[i], frames[i]), n),
         "--min-island 500": median_ms(lambda i: edges.remove_islands(binaries[i], 500), n),
         "--fill-holes 2000": median_ms(lambda i: edges.fill_holes(binaries[i], 2000), n),

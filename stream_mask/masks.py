@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -71,16 +72,25 @@ def person_boxes(region: np.ndarray, pad: float = 0.2, min_share: float = 0.1, m
     """One padded box per person (or group of people whose boxes overlap) in the True pixels: the crops
     of a refine pass. Blobs under `min_share` of the largest one's area are left out (specks, not people);
     at most `most` boxes, the largest blobs first. Empty when nothing is set."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    # Blobs are found at most 320 pixels wide (a 720p frame's components take 3.5 ms, this 0.2 ms);
+    # any set pixel keeps its small cell set, so thin limbs still join their body.
+    scale = min(1.0, 320 / max(region.shape))
+    small = region.astype(np.uint8)
+    if scale < 1.0:
+        size = (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))
+        small = (cv2.resize(small * np.uint8(255), size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
     if count <= 1:
         return []
     blobs = stats[1:]  # row 0 is the background
     areas = blobs[:, cv2.CC_STAT_AREA]
     chosen = [i for i in np.argsort(-areas, kind="stable")[:most] if areas[i] >= min_share * areas.max()]
+    fx, fy = region.shape[1] / small.shape[1], region.shape[0] / small.shape[0]
     boxes = []
     for i in chosen:
         x, y, w, h = (int(v) for v in blobs[i, :4])
-        boxes.append(tuple(float(v) for v in _pad((x, y, x + w, y + h), pad, region.shape)))
+        box = (math.floor(x * fx), math.floor(y * fy), math.ceil((x + w) * fx), math.ceil((y + h) * fy))
+        boxes.append(tuple(float(v) for v in _pad(box, pad, region.shape)))
     return merge_overlapping(boxes)
 
 
