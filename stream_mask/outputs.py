@@ -52,6 +52,22 @@ def finished_mask(planes: Sequence[np.ndarray], confidence: float, soft: bool, f
     return mask
 
 
+class FrameMattes:
+    """One frame's planes, and the finished mattes made from them: each is made once per frame however
+    many outputs (and the preview) ask for the same parts, threshold and finishing."""
+
+    def __init__(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> None:
+        self.planes, self.rgb = planes, rgb
+        self._made: dict[tuple, np.ndarray] = {}
+
+    def matte(self, parts: Sequence[Part], confidence: float, soft: bool, finish: Finish) -> np.ndarray:
+        key = (tuple(parts), confidence, soft, finish)
+        if key not in self._made:
+            selected = [part.confidence(self.planes) for part in parts]
+            self._made[key] = finished_mask(selected, confidence, soft, finish, self.rgb)
+        return self._made[key]
+
+
 class Output:
     """One output: its kind, the parts it shows, and the sink that encodes its pictures."""
 
@@ -73,14 +89,9 @@ class Output:
         """The model planes this output reads."""
         return {part.channel for part in self.parts}
 
-    def matte_key(self) -> tuple:
-        """Outputs with equal keys make equal mattes from the same frame, so one is made for all of them."""
-        return type(self).matte, tuple(self.parts), self.confidence, self.spec.soft, self.finish
-
-    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
+    def matte(self, frame: FrameMattes) -> np.ndarray:
         """HxW uint8: 255 (or the soft grey level) on the selected parts."""
-        selected = [part.confidence(planes) for part in self.parts]
-        return finished_mask(selected, self.confidence, self.spec.soft, self.finish, rgb)
+        return frame.matte(self.parts, self.confidence, self.spec.soft, self.finish)
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return matte
@@ -125,11 +136,10 @@ class OverlayOutput(Output):
 
     picture = "rgb"
 
-    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
+    def matte(self, frame: FrameMattes) -> np.ndarray:
         if not self.parts:
-            return np.zeros((0, *rgb.shape[:2]), dtype=np.uint8)
-        return np.stack([finished_mask([part.confidence(planes)], self.confidence, self.spec.soft, self.finish, rgb)
-                         for part in self.parts])
+            return np.zeros((0, *frame.rgb.shape[:2]), dtype=np.uint8)
+        return np.stack([frame.matte([part], self.confidence, self.spec.soft, self.finish) for part in self.parts])
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return effects.overlay(rgb, [m.astype(np.float32) * np.float32(1 / 255) for m in matte])
@@ -149,8 +159,8 @@ class LabelsOutput(Output):
         if Path(spec.path).suffix.lower() in LOSSY_EXTENSIONS:
             raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
 
-    def matte(self, planes: Sequence[np.ndarray], rgb: np.ndarray) -> np.ndarray:
-        classes = [planes[part.channel] for part in self.parts]
+    def matte(self, frame: FrameMattes) -> np.ndarray:
+        classes = [frame.planes[part.channel] for part in self.parts]
         if len(classes) == 1:
             return (classes[0] > self.confidence).astype(np.uint8)
         return np.argmax(np.stack(classes), axis=0).astype(np.uint8)

@@ -27,7 +27,7 @@ from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .landmarks import FaceParts, PartModels  # face-landmark parts
 from .models import ResolvedModel, resolve_model
-from .outputs import Output, make_output
+from .outputs import FrameMattes, Output, make_output
 from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, person_part, resolve_parts
 from .planes import PlaneMaker
 from .preview import LiveStatus
@@ -243,7 +243,7 @@ class Preview(Protocol):
 
     parts: list[Part]  # what the window shows; its hotkeys change them
 
-    def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
+    def show(self, frame: Frame, mattes: FrameMattes, outputs: list[Output], status: LiveStatus) -> bool:
         """Display this frame; False when the user asked to quit."""
         ...
 
@@ -271,16 +271,13 @@ def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm
     try:
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
             planes = maker.planes(index, item, _channels_in_use(outputs, preview))
-            made: dict[tuple, np.ndarray] = {}  # outputs that ask for the same matte share one
+            mattes = FrameMattes(planes, item.rgb)  # outputs asking for the same matte share one
             for output, writer in zip(outputs, writers):
-                key = output.matte_key()
-                if key not in made:
-                    made[key] = output.matte(planes, item.rgb)
-                writer.put((item, made[key]))
+                writer.put((item, output.matte(mattes)))
             bar.update()
             if preview is not None:
                 status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms)
-                if not preview.show(item, planes, outputs, status):
+                if not preview.show(item, mattes, outputs, status):
                     break
     finally:
         reader.close()

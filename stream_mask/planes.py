@@ -25,10 +25,6 @@ class PlaneMaker:
         self._planes: list[np.ndarray] = []
 
     @property
-    def labels(self) -> list[str]:
-        return self.models.labels
-
-    @property
     def calls(self) -> int:
         """Model calls so far, refine passes included."""
         return self.models.calls + (self._refine.calls if self._refine is not None else 0)

@@ -23,7 +23,7 @@ import numpy as np
 from . import effects
 from .config import Finish
 from .errors import StreamMaskError
-from .outputs import Output, finished_mask
+from .outputs import FrameMattes, Output
 from .parts import Part
 from .sources import Frame
 
@@ -69,14 +69,14 @@ class PreviewWindow:
         self._fps = 0.0
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
 
-    def show(self, frame: Frame, planes: list[np.ndarray], outputs: list[Output], status: LiveStatus) -> bool:
+    def show(self, frame: Frame, mattes: FrameMattes, outputs: list[Output], status: LiveStatus) -> bool:
         """Draw this frame and handle the keys pressed since the last one; False when the user quits."""
         if self._shown and not self._window_open():
             return False  # the window was closed
         now = time.monotonic()
         self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_time, 1e-6) if self._shown else 0.0
         self._last_time = now
-        picture = self.render(frame.rgb, planes)
+        picture = self.render(mattes)
         self._annotate(picture, frame, status)
         cv2.imshow(self.title, picture)
         if not self._shown:  # without a window manager Qt opens it tiny: start at the frame's size, within 1280x720
@@ -93,7 +93,7 @@ class PreviewWindow:
             elif key != -1:
                 self.handle_key(key, outputs)
                 if paused:  # show the change on the paused frame
-                    picture = self.render(frame.rgb, planes)
+                    picture = self.render(mattes)
                     self._annotate(picture, frame, status)
                     cv2.imshow(self.title, picture)
             if not paused:
@@ -128,14 +128,14 @@ class PreviewWindow:
         elif char == "h":
             self.show_help = not self.show_help
 
-    def render(self, rgb: np.ndarray, planes: list[np.ndarray]) -> np.ndarray:
-        """The current view as a BGR picture for imshow."""
-        selected = [part.confidence(planes) for part in self.parts]
-        mask = finished_mask(selected, self.confidence, False, self.finish, rgb)
+    def render(self, mattes: FrameMattes) -> np.ndarray:
+        """The current view as a BGR picture for imshow (mattes shared with the outputs that match)."""
+        rgb = mattes.rgb
+        mask = mattes.matte(self.parts, self.confidence, False, self.finish)
         if self.view == "mask":
             return cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR)
         if self.view == "overlay":
-            per_part = [finished_mask([plane], self.confidence, False, self.finish, rgb) / 255.0 for plane in selected]
+            per_part = [mattes.matte([part], self.confidence, False, self.finish) / 255.0 for part in self.parts]
             return cv2.cvtColor(effects.overlay(rgb, per_part), cv2.COLOR_RGB2BGR)
         alpha = mask.astype(np.float32) / 255.0
         if self.view == "cutout":

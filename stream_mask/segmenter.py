@@ -150,7 +150,8 @@ class Refiner:
                 break
             if self._segmenter.video and index == 0:  # later passes crop around this frame's own result
                 boxes = self._boxes = masks.follow_boxes(self._boxes, boxes, self._keep)
-            planes = [np.array(plane) for plane in planes]  # MediaPipe's buffers are read-only and reused
+            if index == 0:  # our own copies, once: MediaPipe's buffers are read-only and reused
+                planes = [np.array(plane) for plane in planes]
             for box in boxes:
                 x0, y0, x1, y1 = (round(v) for v in box)
                 for plane, crop in zip(planes, self._segmenter.segment(rgb[y0:y1, x0:x1], timestamp_ms)):

@@ -35,14 +35,12 @@ class Stabiliser:
         self._previous: dict[int, np.ndarray] = {}  # the last stabilised plane of each channel read
         self._area = 0  # the person's area in the last frame taken
         self._held_since: float | None = None  # when the glitch being held back began
-        self.held = 0  # frames held back, for tests and the curious
 
     def step(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float) -> list[np.ndarray]:
         """`planes` of the frame at `seconds`, with `channels` smoothed (or held back); a new list."""
         planes = list(planes)
         channels = list(channels)
         if self._glitch(planes, seconds) and all(channel in self._previous for channel in channels):
-            self.held += 1
             for channel in channels:
                 planes[channel] = self._previous[channel]
             return planes
