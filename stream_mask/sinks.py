@@ -85,11 +85,11 @@ VIDEO_FORMATS: dict[tuple[str, str], VideoFormat] = {
 # 16384 a side. FFV1 takes any of those once it has enough slices (see _ffv1_slices); libvpx-vp9 and prores_ks
 # take up to 65536 a side.
 _MAX_SIDE = {"libx264": 16384}
-# libvpx-vp9 is capped where VP9 itself ends, its largest level (6.2): it needs about 115 (colour) and 220 (with
-# alpha, two encoders) bytes of memory per pixel (peak RSS measured at 4000x4000: 1.8 and 3.5 GB), so an
-# 8000x8000 picture would take 13 GiB. FFV1 needs ~12 bytes a pixel, ProRes ~36, libx264 ~16.
+# libvpx-vp9 is capped where VP9 itself ends, its largest level (6.2): the encoder alone needs about 95 (colour) and
+# 210 (with alpha: two encoders) bytes of memory per pixel (peak RSS growth measured at 4000x4000: 1.4 and 3.1 GiB),
+# so an 8000x8000 picture would take 12 GiB. For comparison, FFV1 BGRA needs ~80 bytes a pixel, ProRes 4444 ~12.
 VP9_MAX_PIXELS = 35_651_584  # 8192x4352
-_VP9_BYTES_PER_PIXEL = {"yuv420p": 115, "yuva420p": 220}
+_VP9_BYTES_PER_PIXEL = {"yuv420p": 95, "yuva420p": 210}
 _CODEC_NAMES = {"ffv1": "FFV1", "libx264": "H.264", "libvpx-vp9": "VP9", "prores_ks": "ProRes"}
 
 
@@ -102,9 +102,9 @@ def size_limit(fmt: VideoFormat, width: int, height: int) -> str | None:
     if side is not None and max(width, height) > side:
         return f"{name} ({fmt.codec}) takes at most {side} pixels a side"
     if fmt.codec == "libvpx-vp9" and width * height > VP9_MAX_PIXELS:
-        need = width * height * _VP9_BYTES_PER_PIXEL.get(fmt.pix_fmt, 220) / 2**30
-        return (f"{name} ends at {VP9_MAX_PIXELS:,} pixels (8192x4352, its largest level, 6.2), and libvpx would "
-                f"need about {need:.0f} GiB of memory for this one")
+        need = width * height * _VP9_BYTES_PER_PIXEL.get(fmt.pix_fmt, 210) / 2**30
+        return (f"{name}'s largest level (6.2) ends at {VP9_MAX_PIXELS:,} pixels (8192x4352), and libvpx would "
+                f"need about {need:.0f} GiB of memory for this picture")
     return None
 
 

@@ -205,13 +205,16 @@ class VideoFileSource(Source):
         step = _pts_step(self.info)
         last_pts: int | None = None
         index = 0
+        packets = 0  # video packets with data, to tell a file cut short
         damage = ""  # the decoder's first complaint
+        stopped = False
         try:
             for packet in self._container.demux(*streams):
                 if packet.stream.type == "audio":
                     if packet.dts is not None:  # the demuxer's final flush packet has none
                         yield packet
                     continue
+                packets += packet.size > 0
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as error:
@@ -239,13 +242,19 @@ class VideoFileSource(Source):
             # A truncated or damaged tail: keep what decoded, as players do. A stream that broke off or went
             # silent for longer than the timeout ends the same way.
             self.ended_early = self._network
-            if not self._network:
+            stopped = not self._network
+            if stopped:
                 self.warnings += (f"{self.info.description}: reading stopped after {index} frames "
                                   f"({error.strerror or error}): the rest of the file is not in the output",)
         finally:
             if self.skipped:
-                self.warnings += (f"{self.info.description} is damaged: {self.skipped} damaged packet"
-                                  f"{'s' if self.skipped > 1 else ''} skipped ({damage}), {index} frames decoded",)
+                self.warnings += (f"{self.info.description}: {self.skipped} damaged packet"
+                                  f"{'s' if self.skipped > 1 else ''} skipped ({damage}); {index} frames decoded",)
+        listed = self._video.frames  # the exact count in a file's index (mp4, mov); 0 where there is none
+        if not self._network and not stopped and 0 < packets < listed:
+            # The demuxer just ends at a cut: only the index tells (edit lists still return every packet).
+            self.warnings += (f"{self.info.description} ends early (cut short?): {packets} of the {listed} video "
+                              f"packets its index lists are in the file; {index} frames decoded",)
         if index == 0:
             why = f" ({self.skipped} packets would not decode: {damage})" if self.skipped else ""
             raise StreamMaskError(f"{self.info.description} has no decodable video frames{why}")
