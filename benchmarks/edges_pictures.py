@@ -101,8 +101,9 @@ def pictures(shared: Path, out: Path) -> None:
     after = edges.fill_holes(mask, 1000)
     save(marked(rgb, mask), chair, out / "fill_holes_before.png")
     save(marked(rgb, after, after != mask), chair, out / "fill_holes_after.png")
-    for path in sorted(out.glob("*.png")):
-        print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1024:.0f} kB")
+    for path in sorted(out.resolve().glob("*.png")):  # shown from the checkout when inside it (any --out works)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}  {path.stat().st_size / 1024:.0f} kB")
 
 
 def timings() -> None:

@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     live = run.add_argument_group("live (cameras, streams, --realtime)")
     live.add_argument("--realtime", action="store_true",
                       help="pace a video file at its own frame rate and drop stale frames, like a camera")
+    live.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
+                      help="a network stream is live (drop stale frames, smooth by default) or, with --no-live, read "
+                           "like a file (every frame). Default: rtsp/udp/srt/rtmp are live; http(s) is live unless "
+                           "FFmpeg knows its duration (a video file, a finished HLS playlist)")
     live.add_argument("--every", type=int, default=1, metavar="N",
                       help="run the model on every Nth frame and reuse its masks in between (slow machines)")
     live.add_argument("--size", type=_size, help="camera: ask for this size, e.g. 1280x720")
@@ -187,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = RunConfig(
             input=args.input, outputs=output_specs(args), confidence=args.confidence,
             model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-            realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+            realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
             preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
         )
         stats = run(config)
@@ -197,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before the first frame: once frames are written, run() finalises them
         print("stream-mask: interrupted: nothing written", file=sys.stderr)
         return 130
+    for warning in stats.warnings:  # damaged input that was skipped
+        print(f"stream-mask: warning: {warning}", file=sys.stderr)
     print(stats.summary())
     return 130 if stats.interrupted else 0
 

@@ -78,6 +78,7 @@ class RunConfig:
     overwrite: bool = False
     progress: bool = True
     realtime: bool = False  # pace a file at its frame rate and drop stale frames, like a camera
+    live: bool | None = None  # --live / --no-live: a network stream is live or a file; None: decided on opening it
     every: int = 1  # run the model on every Nth frame, reuse its masks in between (slow machines)
     refine: int = 0  # passes of the original node's refine_mask (a crop around the people); 0: none
     smooth: float | None = None  # temporal smoothing strength 0..1; None: on for live sources, off for files
@@ -98,6 +99,8 @@ class RunConfig:
             raise StreamMaskError(f"--every must be 1 or more, got {self.every}")
         if self.faces < 1:
             raise StreamMaskError(f"--faces must be 1 or more, got {self.faces}")
+        if self.live is False and self.realtime:
+            raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
             raise StreamMaskError("no output: give -o OUTPUT or --preview")
 

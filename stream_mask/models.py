@@ -162,6 +162,9 @@ def _put_hint(info: ModelInfo, model_dir: str | os.PathLike | None) -> str:
     what = f"put {info.filename} (sha256 {info.sha256}, from {info.url})"
     if model_dir is not None and str(model_dir) != "":
         return f"{what} in {Path(model_dir).expanduser()}"
+    env_dir = os.environ.get(MODEL_DIR_ENV, "")
+    if env_dir:  # where the user keeps models: the first place looked in
+        return f"{what} in {Path(env_dir).expanduser()} (${MODEL_DIR_ENV}), in {cache_dir()} or pass --model-dir DIR"
     return f"{what} in {cache_dir()} or pass --model-dir DIR"
 
 

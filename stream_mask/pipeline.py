@@ -58,6 +58,9 @@ class RunStats:
     latency_p50_ms: float = 0.0  # capture -> written, per frame and output
     latency_p95_ms: float = 0.0
     source_lost: bool = False  # a camera unplugged or a stream cut mid-run (the outputs are finalised)
+    skipped: int = 0  # damaged input left out: video packets that did not decode, image files that cannot be read
+    skipped_what: str = "damaged packets"
+    warnings: tuple[str, ...] = ()  # what the user should hear about the input (stderr), one line each
 
     @property
     def fps(self) -> float:
@@ -68,6 +71,8 @@ class RunStats:
         if self.live:
             line += (f", {self.dropped} dropped, latency p50 {self.latency_p50_ms:.0f} ms "
                      f"p95 {self.latency_p95_ms:.0f} ms")
+        if self.skipped:
+            line += f", {self.skipped} {self.skipped_what if self.skipped > 1 else self.skipped_what[:-1]} skipped"
         line += f" -> {', '.join(self.outputs) or 'preview'}"
         if self.source_lost:
             line += " (input lost: outputs finalised)"
@@ -88,9 +93,14 @@ def run(config: RunConfig) -> RunStats:
     Ctrl-C after the first frame finalises what was written and returns with `interrupted` set; before
     it, nothing is written and KeyboardInterrupt propagates.
     """
-    model, face_model, landmark_names = _resolve_models(config)  # face-landmark parts: only the models needed
+    # The input first: a missing input is what the user must hear about, not a model it would need.
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
-                                mirror=config.mirror)
+                                mirror=config.mirror, live=config.live)
+    try:
+        model, face_model, landmark_names = _resolve_models(config)  # face-landmark parts: only the models needed
+    except BaseException:
+        opened_source.close()
+        raise
     with opened_source as source, _open_models(model, face_model, landmark_names, config) as models, contextlib.ExitStack() as stack:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
             config = replace(config, smooth=LIVE_SMOOTHING if source.info.live else 0.0)
@@ -107,11 +117,11 @@ def run(config: RunConfig) -> RunStats:
             if interrupted:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
             raise StreamMaskError("no frames to write")
-        _publish(outputs, config, model, source.info, interrupted)
+        _publish(outputs, config, model, source, interrupted)
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
                         model.name, maker.calls, interrupted, source.info.live, timing.dropped,
                         _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
-                        source.ended_early)
+                        source.ended_early, source.skipped, source.skipped_what, tuple(source.warnings))
 
 
 def _plane_maker(config: RunConfig, model: ResolvedModel, models: PartModels, stack: contextlib.ExitStack) -> PlaneMaker:
@@ -160,7 +170,7 @@ def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Pre
     return False
 
 
-def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: SourceInfo,
+def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: Source,
              interrupted: bool) -> None:
     """Finalise every output, with the sidecar that says how it was made."""
     for output in outputs:
@@ -168,7 +178,8 @@ def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, sou
         output.sink.close()
         if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one
             write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
-                                                     source, output.sink.frames_written, interrupted))
+                                                     source.info, output.sink.frames_written, interrupted,
+                                                     (source.skipped, source.skipped_what)))
 
 
 # --- face-landmark parts: which models a run needs --------------------------------------------------

@@ -33,9 +33,10 @@ def sidecar_path(output: str) -> Path:
 
 
 def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts: list[str], source: SourceInfo,
-             frames: int, interrupted: bool) -> dict[str, Any]:
-    """Everything needed to run this again and get the same output."""
-    run_level = ("input", "confidence", "model", "refine", "smooth", "every", "faces", "mirror", "realtime")
+             frames: int, interrupted: bool, skipped: tuple[int, str] = (0, "damaged packets")) -> dict[str, Any]:
+    """Everything needed to run this again and get the same output; `skipped`: (how many, what) of the input was
+    left out as damaged."""
+    run_level = ("input", "confidence", "model", "refine", "smooth", "every", "faces", "mirror", "realtime", "live")
     settings = {name: getattr(config, name) for name in run_level}
     settings["finish"] = asdict(config.finish)
     settings.update(asdict(output))
@@ -45,8 +46,9 @@ def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts:
         "settings": settings,
         "model": {"name": model.name, "sha256": model.sha256, "url": model.info.url if model.info else None},
         "input": {"width": source.width, "height": source.height, "fps": str(source.fps),
-                  "frames_expected": source.frame_count, "audio": source.audio is not None},
+                  "frames_expected": source.frame_count, "audio": source.audio is not None, "live": source.live},
         "frames": frames,
+        "skipped": {"count": skipped[0], "what": skipped[1]},
         "interrupted": interrupted,
         "versions": {**{name: _version(name) for name in PACKAGES}, "ffmpeg": av.ffmpeg_version_info,
                      "python": sys.version.split()[0]},

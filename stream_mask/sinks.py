@@ -80,6 +80,60 @@ VIDEO_FORMATS: dict[tuple[str, str], VideoFormat] = {
 }
 
 
+# The largest pictures the encoders take (FFmpeg 8.1 / PyAV 18.1, found by opening each at growing sizes). Every
+# encoder: 8 x (W+128) x (H+128) below 2^31 (FFmpeg's av_image_check_size; about 16255x16255). libx264: also at most
+# 16384 a side. FFV1 takes any of those once it has enough slices (see _ffv1_slices); libvpx-vp9 and prores_ks
+# take up to 65536 a side.
+_MAX_SIDE = {"libx264": 16384}
+# libvpx-vp9 is capped where VP9 itself ends, its largest level (6.2): the encoder alone needs about 95 (colour) and
+# 210 (with alpha: two encoders) bytes of memory per pixel (peak RSS growth measured at 4000x4000: 1.4 and 3.1 GiB),
+# so an 8000x8000 picture would take 12 GiB. For comparison, FFV1 BGRA needs ~80 bytes a pixel, ProRes 4444 ~12.
+VP9_MAX_PIXELS = 35_651_584  # 8192x4352
+_VP9_BYTES_PER_PIXEL = {"yuv420p": 95, "yuva420p": 210}
+_CODEC_NAMES = {"ffv1": "FFV1", "libx264": "H.264", "libvpx-vp9": "VP9", "prores_ks": "ProRes"}
+
+
+def size_limit(fmt: VideoFormat, width: int, height: int) -> str | None:
+    """Why `fmt` cannot take `width` x `height` pictures, or None when it can."""
+    name = _CODEC_NAMES.get(fmt.codec, fmt.codec)
+    if 8 * (width + 128) * (height + 128) >= 2**31:
+        return f"FFmpeg's encoders need 8 x (width+128) x (height+128) below 2^31 (about 16255x16255 at most)"
+    side = _MAX_SIDE.get(fmt.codec)
+    if side is not None and max(width, height) > side:
+        return f"{name} ({fmt.codec}) takes at most {side} pixels a side"
+    if fmt.codec == "libvpx-vp9" and width * height > VP9_MAX_PIXELS:
+        need = width * height * _VP9_BYTES_PER_PIXEL.get(fmt.pix_fmt, 210) / 2**30
+        return (f"{name}'s largest level (6.2) ends at {VP9_MAX_PIXELS:,} pixels (8192x4352), and libvpx would "
+                f"need about {need:.0f} GiB of memory for this picture")
+    return None
+
+
+def _size_error(spec: str, width: int, height: int, picture: str, why: str) -> StreamMaskError:
+    """The error for a picture size a format cannot take, naming the outputs that can."""
+    fits = [extension for (extension, kind), fmt in VIDEO_FORMATS.items()
+            if kind == picture and size_limit(fmt, width, height) is None]
+    named = [f"{extension} ({_CODEC_NAMES[VIDEO_FORMATS[extension, picture].codec]})" for extension in fits]
+    return StreamMaskError(f"cannot write {width}x{height} pictures to {spec}: {why}; write "
+                           f"{', '.join([*named, 'PNGs (a folder or masks/%05d.png)'])} instead")
+
+
+def _ffv1_slices(pix_fmt: str, width: int, height: int) -> str:
+    """FFV1's slice count for this size: 4 (fast, threaded), or as many more as a large picture needs. FFV1 refuses
+    a slice too large for its context state (4 slices: at most about 7700x7700 grey, 3860x3860 BGRA)."""
+    counts = sorted({rows * columns for rows in range(2, 33) for columns in range(rows, 2 * rows)})
+    for count in counts:
+        context = av.CodecContext.create("ffv1", "w")
+        context.width, context.height, context.pix_fmt = width, height, pix_fmt
+        context.time_base = Fraction(1, 25)
+        context.options = {"level": "3", "slices": str(count)}
+        try:
+            context.open()
+        except av.error.FFmpegError:
+            continue
+        return str(count)
+    return "4"  # nothing fits: opening the encoder reports it
+
+
 class Sink:
     """Receives one picture per frame (and audio packets); `close()` publishes, `abort()` discards."""
 
@@ -126,12 +180,13 @@ class VideoSink(Sink):
         self.path = str(path)
         self.picture = picture
         self._final = path
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-        os.close(fd)
-        self._partial = Path(partial)
         self._fmt = fmt
+        why = size_limit(fmt, source.width, source.height)
+        if why is not None:
+            raise _size_error(self.path, source.width, source.height, picture, why)
+        self._partial = _partial_file(path, ".partial")
         try:
-            self._container = av.open(partial, "w", format=fmt.container)
+            self._container = av.open(str(self._partial), "w", format=fmt.container)
         except av.error.FFmpegError as error:
             self._partial.unlink(missing_ok=True)
             raise StreamMaskError(f"cannot write {path}: {error.strerror}") from None
@@ -144,6 +199,8 @@ class VideoSink(Sink):
             self._video.pix_fmt = fmt.pix_fmt
             self._video.codec_context.time_base = source.time_base
             self._video.options = dict(fmt.options)
+            if fmt.codec == "ffv1":
+                self._video.options["slices"] = _ffv1_slices(fmt.pix_fmt, self._video.width, self._video.height)
             # Colour into YUV: convert with the BT.709 matrix into limited range and tag it so (what players assume
             # for HD anyway): the matrix and range describe our own RGB -> YUV step, whatever the input used. The
             # primaries and transfer describe the RGB values, which pass through untouched: keep the input's (a
@@ -166,6 +223,13 @@ class VideoSink(Sink):
         except (av.error.FFmpegError, ValueError) as error:
             self.abort()
             raise StreamMaskError(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
+        try:
+            # Now rather than at the first frame: an encoder that refuses this size stops the run before any work.
+            self._video.codec_context.open()
+        except av.error.FFmpegError as error:
+            self.abort()
+            why = f"the {_CODEC_NAMES.get(fmt.codec, fmt.codec)} encoder refuses them ({error.strerror})"
+            raise _size_error(self.path, source.width, source.height, picture, why) from None
 
     def _add_audio(self, audio: av.audio.stream.AudioStream) -> None:
         name = audio.codec_context.name
@@ -248,7 +312,11 @@ class ImageSequenceSink(Sink):
         self.picture = picture
         self._folder = folder
         self._pattern = pattern
-        self._partial = Path(tempfile.mkdtemp(dir=folder.parent if not folder.exists() else folder, prefix=".stream-mask.partial-"))
+        try:
+            self._partial = Path(tempfile.mkdtemp(dir=folder.parent if not folder.exists() else folder,
+                                                  prefix=".stream-mask.partial-"))
+        except OSError as error:
+            raise StreamMaskError(f"cannot write {self.path}: {error.strerror}") from None
         self._names: list[str] = []
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
@@ -276,6 +344,7 @@ class ImageSink(Sink):
         self.picture = picture
         self._final = path
         self._picture: np.ndarray | None = None
+        self._partial = _partial_file(path, ".png")  # now: a place where no file can be made fails before any work
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         if self._picture is not None:
@@ -286,14 +355,14 @@ class ImageSink(Sink):
 
     def close(self) -> None:
         if self._picture is None:
+            self._partial.unlink(missing_ok=True)
             return
-        fd, partial = tempfile.mkstemp(dir=self._final.parent, prefix=f".{self._final.name}.", suffix=".png")
-        os.close(fd)
-        write_png(Path(partial), self._picture)
-        _publish(Path(partial), self._final)
+        write_png(self._partial, self._picture)
+        _publish(self._partial, self._final)
 
     def abort(self) -> None:
         self._picture = None
+        self._partial.unlink(missing_ok=True)
 
 
 VIRTUALCAM = "virtualcam"  # -o virtualcam, virtualcam:DEVICE, virtualcam:BACKEND or virtualcam:BACKEND:DEVICE
@@ -397,6 +466,16 @@ def _specified(tag: int, default: int) -> int:
     return tag if tag not in (0, 2) else default
 
 
+def _partial_file(final: Path, suffix: str) -> Path:
+    """A new hidden file beside `final` to write into and rename when complete."""
+    try:
+        fd, partial = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
+    except OSError as error:
+        raise StreamMaskError(f"cannot write {final}: {error.strerror}") from None
+    os.close(fd)
+    return Path(partial)
+
+
 def _publish(partial: Path, final: Path) -> None:
     """Move a finished partial file into place, with the mode a new file gets (mkstemp makes it 0600)."""
     umask = os.umask(0)
@@ -435,7 +514,7 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
     suffix = path.suffix.lower()
     if "%" in path.name:
         _check_pattern(path.name)
-        _check_parent(path.parent)
+        _check_folder(path.parent, path.parent)  # made when missing, like a folder output
         _refuse_existing_sequence(path.parent, path.name, overwrite)
         return ImageSequenceSink(path.parent, path.name, picture)
     if (suffix, picture) in VIDEO_FORMATS:
@@ -452,15 +531,21 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
         _refuse_existing(path, overwrite)
         return ImageSink(path, picture)
     if suffix in IMAGE_EXTENSIONS or suffix:
-        known = ", ".join([*video_extensions(picture), ".png", "a folder", "a %05d.png pattern"])
+        extensions = list(dict.fromkeys(extension for extension, _ in VIDEO_FORMATS))
+        known = ", ".join([*extensions, ".png", "a folder", "a %05d.png pattern"])
         raise StreamMaskError(f"cannot write {spec}: output must be {known}")
     # No extension: a folder of PNGs, named like the input images or numbered for a video.
-    _check_parent(path.parent)
-    if path.exists() and not path.is_dir():
-        raise StreamMaskError(f"output {spec} exists and is not a folder")
+    _check_folder(path, spec)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to write into it")
     return ImageSequenceSink(path, None if source.is_image else "%05d.png", picture)
+
+
+def _check_folder(folder: Path, spec: str | Path) -> None:
+    """A folder of PNGs: it may be missing (it is made), not a file; its parent must exist."""
+    _check_parent(folder.parent)
+    if folder.exists() and not folder.is_dir():
+        raise StreamMaskError(f"output {spec} exists and is not a folder")
 
 
 def _check_parent(folder: Path) -> None:

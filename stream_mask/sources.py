@@ -5,9 +5,13 @@ A source yields `Frame`s in presentation order, each carrying its own timestamp 
 `time_base`), and, for files with sound, the audio packets in the order they were demuxed, so that a
 sink can interleave them with the video it writes without a second pass over the file.
 
-Live sources (cameras, network streams, and files paced by `PacedSource`) set `SourceInfo.live`: their
-frames arrive in real time, so a consumer that falls behind should drop stale frames rather than queue them.
+Live sources (cameras, live network streams, and files paced by `PacedSource`) set `SourceInfo.live`: their
+frames arrive in real time, so a consumer that falls behind should drop stale frames rather than queue them. An
+http(s) URL of an ordinary video file (FFmpeg knows its duration) is read like a file.
 Every frame records `captured`, the `time.monotonic()` at which it was read or released, for latency.
+
+Damaged input is skipped, as FFmpeg does: a video packet that does not decode, an image in a set that cannot be
+read. `Source.skipped` counts them and `Source.warnings` says what was left out, for the summary and sidecar.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
 import av.sidedata.sidedata
 import cv2
 import numpy as np
@@ -36,7 +41,7 @@ DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which c
 TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 # Inputs opened as network streams, by FFmpeg (PyAV).
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "udp", "tcp", "srt", "rtmp")
-PUSHED_SCHEMES = ("rtsp", "rtsps", "udp", "tcp", "srt", "rtmp")  # always live: low-latency options
+PUSHED_SCHEMES = ("rtsp", "rtsps", "udp", "tcp", "srt", "rtmp")  # live unless --no-live: low-latency decoding
 STREAM_TIMEOUT = 10.0  # seconds a network stream may take to open, or to deliver more data, before we give up
 CAMERA_PREFIX = "camera:"
 DEFAULT_CAMERA_FPS = Fraction(30)  # assumed when a camera does not report its frame rate
@@ -93,6 +98,11 @@ class Source:
     info: SourceInfo
     # Set when a live source stopped before its end (camera unplugged, stream broke off): say "camera lost".
     ended_early: bool = False
+    # Damaged input left out (video packets that do not decode, image files that cannot be read), what they are
+    # (plural, for the summary and sidecar), and one line per thing the user should hear about.
+    skipped: int = 0
+    skipped_what: str = "damaged packets"
+    warnings: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         raise NotImplementedError
@@ -110,16 +120,19 @@ class Source:
 class VideoFileSource(Source):
     """A video file, animated GIF or stream that FFmpeg can demux, decoded by PyAV."""
 
-    def __init__(self, path: str, options: dict[str, str] | None = None, live: bool = False,
-                 timeout: float | None = None, description: str | None = None) -> None:
+    def __init__(self, path: str, options: dict[str, str] | None = None, live: bool | None = False,
+                 timeout: float | None = None, description: str | None = None, network: bool = False) -> None:
         """`options` go to FFmpeg's demuxer/protocol (e.g. {"rtsp_transport": "tcp"}); `timeout` (seconds) bounds
-        opening and each later read of a stream; `description` replaces `path` in messages (URLs without passwords)."""
+        opening and each later read of a stream; `description` replaces `path` in messages (URLs without passwords).
+        `network`: a stream URL (its errors say so). `live` None: live unless FFmpeg knows the duration (an
+        ordinary file served over http(s) or a finished HLS playlist is read like a file; a live playlist is not)."""
         shown = description or path
+        self._network = network
         started = time.monotonic()
         try:
             self._container = av.open(path, options=options or {}, timeout=timeout)
         except av.error.FFmpegError as error:
-            if live:
+            if network:
                 timed_out = timeout is not None and time.monotonic() - started >= 0.9 * timeout
                 reason = f"no answer within {timeout:g} s" if timed_out else _stream_error(error, timeout)
                 raise StreamMaskError(f"cannot open stream {shown}: {reason}") from None
@@ -141,6 +154,8 @@ class VideoFileSource(Source):
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
         self._timeout = timeout
+        if live is None:
+            live = self._container.duration is None
         self.info = SourceInfo(
             description=shown,
             width=self._video.codec_context.width,
@@ -171,11 +186,11 @@ class VideoFileSource(Source):
         first, self._first = self._first, None
         if first is None:
             return
-        matrix = first.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+        matrix = _display_matrix(first, self.info.time_base)
         self.info = dataclasses.replace(
             self.info,
             rotation=int(first.rotation) if matrix is not None else 0,
-            display_matrix=tuple(int(v) for v in np.frombuffer(bytes(matrix), dtype="<i4")) if matrix is not None else None,
+            display_matrix=matrix,
             color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
             colorspace=int(first.colorspace), color_range=int(first.color_range),
         )
@@ -190,13 +205,26 @@ class VideoFileSource(Source):
         step = _pts_step(self.info)
         last_pts: int | None = None
         index = 0
+        packets = 0  # video packets with data, to tell a file cut short
+        damage = ""  # the decoder's first complaint
+        stopped = False
         try:
             for packet in self._container.demux(*streams):
                 if packet.stream.type == "audio":
                     if packet.dts is not None:  # the demuxer's final flush packet has none
                         yield packet
                     continue
-                for frame in packet.decode():
+                packets += packet.size > 0
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as error:
+                    if isinstance(error, av.error.ExitError):  # FFmpeg's interrupt: our timeout, not damage
+                        raise
+                    # A damaged packet: skip it and go on, as FFmpeg does (the decoder resyncs on the next good one).
+                    self.skipped += 1
+                    damage = damage or error.strerror or str(error)
+                    continue
+                for frame in frames:
                     # Keep the source's own timestamps; invent them only where missing or repeated.
                     pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
                     if last_pts is not None and pts <= last_pts:
@@ -209,24 +237,51 @@ class VideoFileSource(Source):
                     index += 1
         except av.error.FFmpegError as error:
             if index == 0:
-                reason = _stream_error(error, self._timeout) if self.info.live else error.strerror
+                reason = _stream_error(error, self._timeout) if self._network else error.strerror
                 raise StreamMaskError(f"cannot decode {self.info.description}: {reason}") from None
             # A truncated or damaged tail: keep what decoded, as players do. A stream that broke off or went
             # silent for longer than the timeout ends the same way.
-            self.ended_early = self.info.live
+            self.ended_early = self._network
+            stopped = not self._network
+            if stopped:
+                self.warnings += (f"{self.info.description}: reading stopped after {index} frames "
+                                  f"({error.strerror or error}): the rest of the file is not in the output",)
+        finally:
+            if self.skipped:
+                self.warnings += (f"{self.info.description}: {self.skipped} damaged packet"
+                                  f"{'s' if self.skipped > 1 else ''} skipped ({damage}); {index} frames decoded",)
+        listed = self._video.frames  # the exact count in a file's index (mp4, mov); 0 where there is none
+        if not self._network and not stopped and 0 < packets < listed:
+            # The demuxer just ends at a cut: only the index tells (edit lists still return every packet).
+            self.warnings += (f"{self.info.description} ends early (cut short?): {packets} of the {listed} video "
+                              f"packets its index lists are in the file; {index} frames decoded",)
         if index == 0:
-            raise StreamMaskError(f"{self.info.description} has no decodable video frames")
+            why = f" ({self.skipped} packets would not decode: {damage})" if self.skipped else ""
+            raise StreamMaskError(f"{self.info.description} has no decodable video frames{why}")
 
     def close(self) -> None:
         self._container.close()
 
 
 class ImageSource(Source):
-    """Still images, as frames of a sequence at `DEFAULT_IMAGE_FPS` (or `fps`)."""
+    """Still images, as frames of a sequence at `DEFAULT_IMAGE_FPS` (or `fps`).
 
-    def __init__(self, paths: list[Path], description: str, fps: Fraction = DEFAULT_IMAGE_FPS) -> None:
-        self._paths = paths
-        first = read_image(paths[0])
+    In a set (`skip_unreadable`: a folder or a glob), a file that cannot be read as an image is skipped with a
+    warning rather than ending the run; one image given alone must be readable."""
+
+    skipped_what = "unreadable images"
+
+    def __init__(self, paths: list[Path], description: str, fps: Fraction = DEFAULT_IMAGE_FPS,
+                 skip_unreadable: bool = False) -> None:
+        self._skip = skip_unreadable
+        self._paths = list(paths)
+        first = None
+        while first is None:
+            if not self._paths:
+                raise StreamMaskError(f"{description} holds no readable images ({', '.join(IMAGE_EXTENSIONS)})")
+            first = self._read(self._paths[0])
+            if first is None:
+                self._paths.pop(0)
         self._first: np.ndarray | None = first
         time_base = 1 / fps
         self.info = SourceInfo(
@@ -235,15 +290,30 @@ class ImageSource(Source):
             height=first.shape[0],
             fps=fps,
             time_base=time_base,
-            frame_count=len(paths),
+            frame_count=len(self._paths),
             is_image=True,
         )
 
+    def _read(self, path: Path) -> np.ndarray | None:
+        """The image, or None (counted, with a warning) when a set holds a file that is not one."""
+        try:
+            return read_image(path)
+        except StreamMaskError as error:
+            if not self._skip:
+                raise
+            self.skipped += 1
+            self.warnings += (f"skipped {error}",)
+            return None
+
     def __iter__(self) -> Iterator[Frame]:
-        for index, path in enumerate(self._paths):
-            rgb = self._first if index == 0 and self._first is not None else read_image(path)
+        index = 0
+        for path in self._paths:
+            rgb = self._first if index == 0 and self._first is not None else self._read(path)
             self._first = None
+            if rgb is None:
+                continue
             yield Frame(rgb, index, index, self.info.time_base, name=path.stem, captured=time.monotonic())
+            index += 1
 
 
 class CameraSource(Source):
@@ -346,6 +416,18 @@ class _Wrapper(Source):
     def ended_early(self) -> bool:  # type: ignore[override]
         return self.inner.ended_early
 
+    @property
+    def skipped(self) -> int:  # type: ignore[override]
+        return self.inner.skipped
+
+    @property
+    def skipped_what(self) -> str:  # type: ignore[override]
+        return self.inner.skipped_what
+
+    @property
+    def warnings(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.inner.warnings
+
     def close(self) -> None:
         self.inner.close()
 
@@ -395,6 +477,8 @@ def read_image(path: Path) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as error:
         raise StreamMaskError(f"cannot read {path}: {error.strerror}") from None
+    if data.size == 0:  # OpenCV asserts on an empty buffer
+        raise StreamMaskError(f"cannot read {path}: empty file")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise StreamMaskError(f"cannot read {path}: not an image file")
@@ -402,14 +486,20 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def open_source(spec: str, realtime: bool = False, size: tuple[int, int] | None = None, fps: float | None = None,
-                mirror: bool = False) -> Source:
+                mirror: bool = False, live: bool | None = None) -> Source:
     """Open INPUT as given on the command line: a video file, an image, a folder or a glob of images, a camera
     (`camera:0`, `camera:/dev/video2`, or a plain integer such as `0`) or a network stream URL (rtsp://, http://...).
 
     `realtime` paces a file (or image set) so frames come at their own presentation times, like a camera; live
     inputs are paced already. `size` (w, h) and `fps` are requests to a camera. `mirror` flips frames left-right.
+    `live` overrides whether a network stream is live (None: rtsp, udp, srt, rtmp, tcp and http(s) without a known
+    duration are; see `open_stream`); it applies to stream URLs only.
     """
-    source = _open(spec, size, fps)
+    if live is not None and not is_stream_url(spec):
+        flag = "--live" if live else "--no-live"
+        raise StreamMaskError(f"{flag} applies to network streams (rtsp://, http://, udp://...), not to {_redact(spec)}"
+                              + (": use --realtime to play a file like a camera" if live else ""))
+    source = _open(spec, size, fps, live)
     if realtime and not source.info.live:
         source = PacedSource(source)
     if mirror:
@@ -425,7 +515,7 @@ def is_stream_url(spec: str) -> bool:
     return spec.split("://", 1)[0].lower() in STREAM_SCHEMES and "://" in spec
 
 
-def _open(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
+def _open(spec: str, size: tuple[int, int] | None, fps: float | None, live: bool | None) -> Source:
     if is_camera_spec(spec):
         device: int | str = spec[len(CAMERA_PREFIX):] if spec.startswith(CAMERA_PREFIX) else spec
         if not device:
@@ -437,13 +527,13 @@ def _open(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
     if size is not None or fps is not None:
         raise StreamMaskError("--size and --fps are requests to a camera; they do not apply to " + _redact(spec))
     if is_stream_url(spec):
-        return open_stream(spec)
+        return open_stream(spec, live=live)
     path = Path(spec)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not images:
             raise StreamMaskError(f"folder {spec} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-        return ImageSource(images, spec)
+        return ImageSource(images, spec, skip_unreadable=True)
     if path.exists():  # a file, or a named pipe / device that FFmpeg can read
         if not os.access(path, os.R_OK):
             raise StreamMaskError(f"cannot read {spec}: permission denied")
@@ -454,22 +544,28 @@ def _open(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
         images = sorted(Path(p) for p in glob.glob(spec) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
         if not images:
             raise StreamMaskError(f"no images match {spec}")
-        return ImageSource(images, spec)
+        return ImageSource(images, spec, skip_unreadable=True)
     raise StreamMaskError(f"input not found: {spec}")
 
 
-def open_stream(url: str, timeout: float = STREAM_TIMEOUT) -> VideoFileSource:
-    """A network stream through FFmpeg, with low-latency demuxing; a dead URL fails within about `timeout` s."""
+def open_stream(url: str, timeout: float = STREAM_TIMEOUT, live: bool | None = None) -> VideoFileSource:
+    """A network stream through FFmpeg; a dead URL fails within about `timeout` s.
+
+    rtsp, udp, tcp, srt and rtmp feeds are live. An http(s) URL is live only when FFmpeg knows no duration (a live
+    HLS playlist, an endless MPEG-TS feed); an ordinary video file or a finished playlist is read like a file, every
+    frame. `live` overrides either way (--live / --no-live)."""
     scheme = url.split("://", 1)[0].lower()
     options: dict[str, str] = {}
     if scheme in PUSHED_SCHEMES:
-        # Live feeds: hand packets over as they come, and decode without waiting for reordering. Not for
-        # http(s), which mostly serves files and HLS: `nobuffer` drops the packets read while probing (a whole
-        # short clip), and `low_delay` breaks B-frame order.
-        options.update({"fflags": "nobuffer", "flags": "low_delay"})
+        # Decode without waiting for reordering. Not `fflags nobuffer`: it drops the packets read while probing,
+        # and with them the only keyframe of a feed that sends one at the start (it then never decodes); the live
+        # reader drops that backlog's stale frames anyway. Not for http(s), which mostly serves files and HLS:
+        # `low_delay` breaks B-frame order.
+        options["flags"] = "low_delay"
+        live = True if live is None else live
     if scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = "tcp"  # no lost UDP packets, and it passes NAT and firewalls
-    return VideoFileSource(url, options=options, live=True, timeout=timeout, description=_redact(url))
+    return VideoFileSource(url, options=options, live=live, timeout=timeout, description=_redact(url), network=True)
 
 
 def _redact(url: str) -> str:
@@ -482,6 +578,27 @@ def _redact(url: str) -> str:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     except ValueError:
         return url
+
+
+def _display_matrix(frame: av.VideoFrame, time_base: Fraction) -> tuple[int, ...] | None:
+    """The frame's display matrix (9 ints, FFmpeg's layout), or None.
+
+    Read from a copy without its ICC profile: `frame.side_data` wraps every entry, and PyAV 18 frees an ICC
+    profile's metadata (PNG's profile name) twice, which crashes the interpreter at exit (a PNG named .mp4)."""
+    try:
+        graph = av.filter.Graph()
+        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=time_base)
+        strip = graph.add("sidedata", "mode=delete:type=ICC_PROFILE")
+        sink = graph.add("buffersink")
+        source.link_to(strip)
+        strip.link_to(sink)
+        graph.configure()
+        graph.push(frame)
+        copy = graph.pull()
+    except (av.error.FFmpegError, ValueError):  # a frame the filter graph cannot take: shown as stored
+        return None
+    matrix = copy.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    return tuple(int(v) for v in np.frombuffer(bytes(matrix), dtype="<i4")) if matrix is not None else None
 
 
 def _stream_error(error: av.error.FFmpegError, timeout: float | None) -> str:
