@@ -10,6 +10,7 @@ from . import __version__
 from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, Finish, OutputSpec, RunConfig, parse_parts
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
+from .stops import StopRequest
 
 EXAMPLES = """examples:
   stream-mask run talk.mp4 -o face.mkv                      face mask (multiclass model), lossless
@@ -178,27 +179,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not display_available():
             parser.error("no display for a preview window: give -o OUTPUT (the following arguments are required: -o/--output)")
         args.preview = True  # no output: show the result in a window
+    stop = StopRequest()  # Ctrl-C, SIGTERM, SIGHUP: see stops.py
     try:
-        if args.command == "models":
-            print(format_model_table(model_statuses(args.model_dir)))
-            return 0
-        from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
+        with stop.handling():
+            if args.command == "models":
+                print(format_model_table(model_statuses(args.model_dir)))
+                return 0
+            from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
-        config = RunConfig(
-            input=args.input, outputs=output_specs(args), confidence=args.confidence,
-            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-            realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-            preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
-        )
-        stats = run(config)
+            config = RunConfig(
+                input=args.input, outputs=output_specs(args), confidence=args.confidence,
+                model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+                realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+                preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
+            )
+            stats = run(config, stop)
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before the first frame: once frames are written, run() finalises them
         print("stream-mask: interrupted: nothing written", file=sys.stderr)
-        return 130
+        return stop.exit_code
     print(stats.summary())
-    return 130 if stats.interrupted else 0
+    return stop.exit_code if stats.interrupted else 0
 
 
 if __name__ == "__main__":

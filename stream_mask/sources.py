@@ -85,6 +85,8 @@ class SourceInfo:
     live: bool = False
     # A human line on what a camera actually gave, e.g. "camera:0 gave 1280x720 at 30 fps (asked 1920x1080 at 60)".
     report: str = ""
+    # The input's files on disk (a video file, the images of a folder or glob): no output may replace them.
+    files: tuple[str, ...] = ()
 
 
 class Source:
@@ -150,6 +152,7 @@ class VideoFileSource(Source):
             frame_count=None if live else (self._video.frames or _estimate_frames(self._video, rate)),
             audio=audio,
             live=live,
+            files=() if live else (path,),
         )
         self._peek()
 
@@ -237,6 +240,7 @@ class ImageSource(Source):
             time_base=time_base,
             frame_count=len(paths),
             is_image=True,
+            files=tuple(str(path) for path in paths),
         )
 
     def __iter__(self) -> Iterator[Frame]:
