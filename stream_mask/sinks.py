@@ -535,7 +535,7 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
             return ImageSequenceSink(folder, path.name, picture, claim, overwrite, shown=path.parent)
     if (suffix, picture) in VIDEO_FORMATS:
         _check_parent(path.parent)
-        refuse_input(path, source.files)
+        refuse_input(path, source.files, shown=spec)
         with claimed(path, [path.with_name(path.name + ".json")]) as claim:
             _refuse_existing(path, overwrite)
             return VideoSink(path, source, VIDEO_FORMATS[suffix, picture], picture, claim, overwrite)
@@ -546,7 +546,7 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
         if not source.is_image or (source.frame_count or 0) > 1:
             raise StreamMaskError(f"{spec} holds one image but the input has several: give a folder or a pattern like masks/%05d.png")
         _check_parent(path.parent)
-        refuse_input(path, source.files)
+        refuse_input(path, source.files, shown=spec)
         with claimed(path, [path.with_name(path.name + ".json")]) as claim:
             _refuse_existing(path, overwrite)
             return ImageSink(path, picture, claim, overwrite)
