@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stop = StopRequest()  # Ctrl-C, SIGTERM and SIGHUP: see stops.py
+    with stop.handling():
+        return _main(argv, stop)
+
+
+def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run" and not args.outputs and not args.preview:
@@ -179,21 +185,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not display_available():
             parser.error("no display for a preview window: give -o OUTPUT (the following arguments are required: -o/--output)")
         args.preview = True  # no output: show the result in a window
-    stop = StopRequest()  # Ctrl-C, SIGTERM, SIGHUP: see stops.py
     try:
-        with stop.handling():
-            if args.command == "models":
-                print(format_model_table(model_statuses(args.model_dir)))
-                return 0
-            from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
+        if args.command == "models":
+            print(format_model_table(model_statuses(args.model_dir)))
+            return 0
+        from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
-            config = RunConfig(
-                input=args.input, outputs=output_specs(args), confidence=args.confidence,
-                model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-                realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-                preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
-            )
-            stats = run(config, stop)
+        config = RunConfig(
+            input=args.input, outputs=output_specs(args), confidence=args.confidence,
+            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+            realtime=args.realtime, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+            preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
+        )
+        stats = run(config, stop)
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1

@@ -54,7 +54,7 @@ class Claim:
 
     def __init__(self, target: Path, leftovers: Iterable[Path] = ()) -> None:
         self.target = target
-        self.path = target.with_name(f".{target.name}.claim")
+        self.path = target.with_name(claim_name(target))
         self._fd: int | None = None
         try:
             self._take()
@@ -71,7 +71,9 @@ class Claim:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             if not _lock(fd):
-                owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                owner = "unknown"
+                with contextlib.suppress(OSError):  # Windows: the holder's lock covers what we would read
+                    owner = os.read(fd, 32).decode(errors="replace").strip() or owner
                 os.close(fd)
                 raise StreamMaskError(f"output {self.target} is being written by another run (pid {owner}): "
                                       f"wait for it to finish or choose another name")
@@ -187,7 +189,7 @@ def refuse_input(target: Path, inputs: Iterable[str], levels: int | None = 0, sh
                                           f"an output never replaces its input; write it elsewhere")
 
 
-def mode_of_new_file() -> int:
+def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
@@ -196,7 +198,7 @@ def mode_of_new_file() -> int:
 def publish_file(partial: Path, final: Path, overwrite: bool) -> None:
     """Move a finished partial file into place, with the mode a new file gets (partials may be 0600). Without
     `overwrite` a name that appeared meanwhile is kept and this fails."""
-    partial.chmod(mode_of_new_file())
+    partial.chmod(_new_file_mode())
     if overwrite:
         os.replace(partial, final)
         return
@@ -218,15 +220,21 @@ def publish_file(partial: Path, final: Path, overwrite: bool) -> None:
     partial.unlink()
 
 
-def publish_folder(partial: Path, final: Path) -> None:
-    """Put a finished folder in place of `final` (absent, or an existing folder replaced as a whole): the old one
-    is moved aside, the new one renamed in, then the old one removed; if the new one cannot go in, the old
-    one is put back."""
-    if not os.path.lexists(final):
-        os.rename(partial, final)
-        return
+def publish_folder(partial: Path, final: Path, overwrite: bool) -> None:
+    """Put a finished folder in place of `final`: absent, empty, or (`overwrite`) an existing folder replaced as a
+    whole: the old one is moved aside, the new one renamed in, then the old one removed; if the new one cannot go
+    in, the old one is put back. Without `overwrite` a folder that filled meanwhile is kept and this fails."""
     with contextlib.suppress(OSError):
         shutil.copymode(final, partial)  # a folder shared with a group stays so
+    if not overwrite or not os.path.lexists(final):
+        try:
+            os.rename(partial, final)  # onto nothing or an empty folder: a folder with files in it stays
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise StreamMaskError(f"output {final} filled while this run wrote it: kept it (pass --overwrite to "
+                                  f"replace it)") from None
+        return
     aside = _aside_path(final)
     os.rename(final, aside)
     try:
@@ -261,6 +269,10 @@ def move_files_in(partial: Path, folder: Path, names: list[str], overwrite: bool
     shutil.rmtree(partial, ignore_errors=True)
 
 
+def claim_name(target: Path) -> str:
+    return f".{target.name}.claim"
+
+
 def is_leftover(name: str) -> bool:
-    """Names this module leaves beside or inside an output: partials, folders moved aside, claims."""
-    return bool(_LEFTOVER.fullmatch(name)) or (name.startswith(".") and name.endswith(".claim"))
+    """A partial or a folder moved aside, of some run (this one's, or one killed)."""
+    return bool(_LEFTOVER.fullmatch(name))

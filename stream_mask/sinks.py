@@ -25,7 +25,8 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
 from .errors import StreamMaskError
-from .publish import Claim, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder, reason, refuse_input
+from .publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
+                      reason, refuse_input)
 from .sidecar import SEQUENCE_SIDECAR, write_sidecar
 from .sources import IMAGE_EXTENSIONS, Frame, SourceInfo
 
@@ -297,7 +298,7 @@ class ImageSequenceSink(Sink):
     def close(self, sidecar: dict[str, Any] | None = None) -> None:
         try:
             if self._partial.parent != self._folder:
-                publish_folder(self._partial, self._folder)
+                publish_folder(self._partial, self._folder, self._overwrite)
             else:
                 stale = self._stale() if self._overwrite else []
                 move_files_in(self._partial, self._folder, self._names, self._overwrite)
@@ -364,12 +365,15 @@ class ImageSink(Sink):
         _release(self._claim)
 
 
+_IN_PLACE = "stream-mask"  # what a folder filled in place is claimed and built as, inside it
+
+
 def sequence_target(folder: Path, pattern: str | None) -> Path:
     """The name a PNG sequence is claimed and built under: the folder itself when it is swapped in whole, else
     the pattern (or `stream-mask`) inside it."""
     if pattern is None and not _fill_in_place(folder):
         return folder
-    return folder / (pattern or "stream-mask")
+    return folder / (pattern or _IN_PLACE)
 
 
 def _fill_in_place(folder: Path) -> bool:
@@ -604,7 +608,7 @@ def _refuse_existing_folder(folder: Path, spec: str, overwrite: bool) -> None:
     (PNGs, the sidecar, leftovers of runs): whatever else is in it is not ours to remove."""
     if not folder.is_dir():
         return
-    names = [name for name in os.listdir(folder) if not is_leftover(name)]
+    names = [name for name in os.listdir(folder) if not is_leftover(name) and name != claim_name(folder / _IN_PLACE)]
     if names and not overwrite:
         raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to replace it")
     foreign = sorted(name for name in names if name != SEQUENCE_SIDECAR and not (
