@@ -305,11 +305,23 @@ def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm
     finally:
         reader.close()
         try:
-            for writer in writers:
-                writer.close()
+            _close_all(writers)
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
+
+
+def _close_all(writers: list[_Writer]) -> None:
+    """Wait for every writer, then raise the first one's error: no writer may still be writing when the sinks
+    are closed or aborted (one output's full disk must not leave another's encoder running)."""
+    errors = []
+    for writer in writers:
+        try:
+            writer.close()
+        except BaseException as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 def _channels_in_use(outputs: list[Output], preview: Preview | None) -> set[int]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 # What the command treats as "stop": Ctrl-C, kill/systemd/Docker, a closed terminal (SIGHUP is POSIX only).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-_NOTE = b"stream-mask: stopping: finishing the outputs (further interrupts are ignored)\n"
+_NOTE = b"stream-mask: stopping, please wait (further interrupts are ignored)\n"
 
 
 class StopRequest:

@@ -31,6 +31,7 @@ from stream_mask.models import REGISTRY
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MODELS = SHARED / "models"
 SHORT_VIDEO = SHARED / "media" / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 320x192, 9 frames
+JUGGLE = SHARED / "media" / "people" / "05_default_juggle.mp4"  # 1280x720, 247 frames: MBs of output
 
 pytestmark = pytest.mark.skipif(
     not (MODELS / REGISTRY["selfie"].filename).is_file() or not SHORT_VIDEO.is_file(),
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.skipif(
 
 INTERRUPTED = re.compile(r"^interrupted: (\d+) frames in .* -> (.+) \(partial, finalised and playable\)$")
 NOTHING_WRITTEN = "stream-mask: interrupted: nothing written"
-STOPPING_NOTE = "stream-mask: stopping: finishing the outputs (further interrupts are ignored)"
+STOPPING_NOTE = "stream-mask: stopping, please wait (further interrupts are ignored)"
 CLIP_FRAMES = 600
 EXIT_TIMEOUT = 60  # generous: a stopped run finalises in well under a second, but the machine is shared
 
@@ -458,9 +459,10 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.parametrize(("output", "flags"), [("v.mp4", ("--effect", "blur")), ("frames", ("--kind", "composite"))])
-def test_disk_full_while_writing_keeps_the_old_output(small_disk, output, flags):
-    """Item 8: the disk fills mid-run: one line naming the output and the cause, nothing half-written, and the
-    output it was to replace (--overwrite) is still there, whole."""
+def test_disk_full_while_writing_keeps_the_old_output(small_disk, tmp_path, output, flags):
+    """Item 8: the disk fills mid-run: one line naming the output and the cause, nothing half-written (another
+    output on a roomy disk included: the run failed), and the output it was to replace (--overwrite) is still
+    there, whole."""
     target = small_disk / output
     if output == "frames":
         write_frames(target, 3)
@@ -468,11 +470,12 @@ def test_disk_full_while_writing_keeps_the_old_output(small_disk, output, flags)
         shutil.copy(SHORT_VIDEO, target)  # stands for an earlier output
     before = digest(target)
     fill(small_disk, 16384)
-    result = run_cli(SHORT_VIDEO, *flags, "-o", target, "--overwrite")
+    result = run_cli(JUGGLE, "-o", tmp_path / "roomy.mkv", *flags, "-o", target, "--overwrite")
     line = error_line(result)
     assert line.startswith(f"stream-mask: error: cannot write {target}") and line.endswith(": No space left on device")
     assert digest(target) == before
-    assert leftovers(small_disk) == []
+    assert sorted(os.listdir(tmp_path)) == ["disk"]
+    assert leftovers(tmp_path) == []
 
 
 @pytest.fixture(scope="module")
