@@ -58,11 +58,11 @@ class Claim:
         self._fd: int | None = None
         try:
             self._take()
-        except OSError as error:
-            raise StreamMaskError(f"cannot write {target}: {reason(error)}") from None
-        try:
             for name in (target, *leftovers):
                 _clear_leftovers(name)
+        except OSError as error:
+            self.release()
+            raise StreamMaskError(f"cannot write {target}: {reason(error)}") from None
         except BaseException:
             self.release()
             raise
