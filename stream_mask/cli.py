@@ -10,6 +10,7 @@ from . import __version__
 from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, Finish, OutputSpec, RunConfig, parse_parts
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
+from .stops import StopRequest
 
 EXAMPLES = """examples:
   stream-mask run talk.mp4 -o face.mkv                      face mask (multiclass model), lossless
@@ -174,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stop = StopRequest()  # Ctrl-C, SIGTERM and SIGHUP: see stops.py
+    with stop.handling():
+        return _main(argv, stop)
+
+
+def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run" and not args.outputs and not args.preview:
@@ -194,17 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
             preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
         )
-        stats = run(config)
+        stats = run(config, stop)
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before the first frame: once frames are written, run() finalises them
         print("stream-mask: interrupted: nothing written", file=sys.stderr)
-        return 130
+        return stop.exit_code
     for warning in stats.warnings:  # damaged input that was skipped
         print(f"stream-mask: warning: {warning}", file=sys.stderr)
     print(stats.summary())
-    return 130 if stats.interrupted else 0
+    return stop.exit_code if stats.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -31,15 +33,19 @@ from .outputs import FrameMattes, Output, make_output
 from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, person_part, resolve_parts
 from .planes import PlaneMaker
 from .preview import LiveStatus
+from .publish import reason
 from .segmenter import Refiner, Segmenter
-from .sidecar import describe, write_sidecar
+from .sidecar import describe
+from .sinks import is_virtualcam
 from .sources import Frame, Source, SourceInfo, open_source
+from .stops import StopRequest
 from .temporal import Stabiliser
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
 LIVE_QUEUE_SIZE = 2
 LIVE_SMOOTHING = 0.7  # cameras, streams and --realtime smooth by default; files keep the exact rule
 READER_JOIN_SECONDS = 2.0
+STOP_POLL_SECONDS = 0.1  # how soon a stop request ends a wait for the next frame (a camera, a stalled stream)
 _END = object()
 
 
@@ -87,12 +93,17 @@ def _percentile_ms(values: list[float], percent: int) -> float:
     return 1000 * float(np.percentile(values, percent))
 
 
-def run(config: RunConfig) -> RunStats:
+def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
     """Execute one `stream-mask run`; raises StreamMaskError for anything the user can fix.
 
-    Ctrl-C after the first frame finalises what was written and returns with `interrupted` set; before
-    it, nothing is written and KeyboardInterrupt propagates.
+    A stop request (`stop`: the command routes SIGINT, SIGTERM and SIGHUP to it) after the first frame ends the
+    loop, finalises what was written and returns with `interrupted` set; before it, nothing is written and
+    KeyboardInterrupt propagates. Without `stop`, a run on the main thread treats Ctrl-C so itself (and puts the
+    caller's handler back after).
     """
+    if stop is None:
+        with StopRequest().handling([signal.SIGINT]) as stop:
+            return run(config, stop)
     # The input first: a missing input is what the user must hear about, not a model it would need.
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror, live=config.live)
@@ -107,10 +118,11 @@ def run(config: RunConfig) -> RunStats:
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         maker = _plane_maker(config, model, models, stack)
+        stop.defer()  # from here on a signal is a request the loop answers: outputs are finalised, never torn
         outputs, preview = _open_outputs(config, source.info, models.labels, model.name)
         started = time.perf_counter()
         timing = _Timing()
-        interrupted = _loop(source, maker, outputs, preview, timing, config.progress)
+        interrupted = _loop(source, maker, outputs, preview, timing, config.progress, stop)
         frames = min((output.sink.frames_written for output in outputs), default=timing.frames)
         if frames == 0:
             _discard(outputs)
@@ -151,14 +163,12 @@ def _open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
 
 
 def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Preview | None, timing: _Timing,
-          progress: bool) -> bool:
-    """The frame loop under a progress bar; True if Ctrl-C ended it. Any other error discards the outputs."""
+          progress: bool, stop: StopRequest) -> bool:
+    """The frame loop under a progress bar; True if a stop request ended it. Any error discards the outputs."""
     bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
                file=sys.stderr, leave=False)
     try:
-        _process(source, maker, outputs, bar, timing, preview)
-    except KeyboardInterrupt:
-        return True
+        return _process(source, maker, outputs, bar, timing, stop, preview)
     except BaseException:
         _discard(outputs)
         raise
@@ -167,19 +177,29 @@ def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Pre
         bar.close()
         if preview is not None:
             preview.close()
-    return False
 
 
 def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: Source,
              interrupted: bool) -> None:
-    """Finalise every output, with the sidecar that says how it was made."""
-    for output in outputs:
-        output.close()
-        output.sink.close()
+    """Finalise every output, with the sidecar that says how it was made. An output that cannot be finalised (a
+    full disk) leaves nothing behind and does not keep the others from theirs; then one error names them all."""
+    problems, written = [], []
+    for index, output in enumerate(outputs):
+        sidecar = None
         if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one
-            write_sidecar(output.sink.path, describe(config, output.spec, model, [part.name for part in output.parts],
-                                                     source.info, output.sink.frames_written, interrupted,
-                                                     (source.skipped, source.skipped_what)))
+            sidecar = describe(config, output.spec, model, [part.name for part in output.parts], source.info,
+                               output.sink.frames_written, interrupted, (source.skipped, source.skipped_what))
+        try:
+            output.close()
+            output.sink.close(sidecar)
+            written.append(output.sink.path)
+        except StreamMaskError as error:
+            problems.append(str(error))
+        except BaseException:
+            _discard(outputs[index:])
+            raise
+    if problems:
+        raise StreamMaskError("; ".join(problems) + (f" ({', '.join(written)} written)" if written else ""))
 
 
 # --- face-landmark parts: which models a run needs --------------------------------------------------
@@ -236,7 +256,8 @@ def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list
         for part in parts:
             single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
             outputs.append(make_output(single, [part], config.confidence, config.finish, labels))
-    paths = [output.spec.path for output in outputs]
+    paths = [output.spec.path if is_virtualcam(output.spec.path) else os.path.realpath(output.spec.path)
+             for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")
     return outputs
@@ -272,12 +293,12 @@ class _Timing:
 
 
 def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm, timing: _Timing,
-             preview: Preview | None = None) -> None:
-    """Make the planes of each frame of `source` and hand every output its matte.
+             stop: StopRequest, preview: Preview | None = None) -> bool:
+    """Make the planes of each frame of `source` and hand every output its matte; True if `stop` ended it.
 
     On any exit, what was queued is written first. Stops early when the preview asks to quit.
     """
-    reader = _Reader(source, source.info.live)
+    reader = _Reader(source, source.info.live, stop)
     writers = [_Writer(output, source.info.live) for output in outputs]
     try:
         for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
@@ -287,17 +308,30 @@ def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm
                 writer.put((item, output.matte(mattes)))
             bar.update()
             if preview is not None:
-                status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms)
+                status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms, stopping=lambda: stop.requested)
                 if not preview.show(item, mattes, outputs, status):
                     break
+        return stop.requested and not reader.finished
     finally:
         reader.close()
         try:
-            for writer in writers:
-                writer.close()
+            _close_all(writers)
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
+
+
+def _close_all(writers: list[_Writer]) -> None:
+    """Wait for every writer, then raise the first one's error: no writer may still be writing when the sinks
+    are closed or aborted (one output's full disk must not leave another's encoder running)."""
+    errors = []
+    for writer in writers:
+        try:
+            writer.close()
+        except BaseException as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 def _channels_in_use(outputs: list[Output], preview: Preview | None) -> set[int]:
@@ -326,9 +360,11 @@ class _Reader:
     packets are never dropped.
     """
 
-    def __init__(self, source: Source, live: bool) -> None:
+    def __init__(self, source: Source, live: bool, stop: StopRequest) -> None:
         self._source = source
         self._live = live
+        self._stop_request = stop  # the run's: iteration ends at once (not the reader's own _stop below)
+        self.finished = False  # the source's end was reached
         self._items: collections.deque[Any] = collections.deque()
         self._ready = threading.Condition()
         self._stop = False
@@ -366,15 +402,18 @@ class _Reader:
             return True
 
     def __iter__(self) -> Iterator[Any]:
-        while True:
+        while not self._stop_request.requested:
             with self._ready:
-                self._ready.wait_for(lambda: bool(self._items))
+                # A signal cannot wake this wait (its handler only sets a flag): look again every so often.
+                if not self._ready.wait_for(lambda: bool(self._items), timeout=STOP_POLL_SECONDS):
+                    continue
                 item = self._items.popleft()
                 self._ready.notify_all()
             if item is _END:
+                self.finished = True
                 break
             yield item
-        if self._error is not None:
+        if self.finished and self._error is not None:
             raise self._error
 
     def close(self) -> None:
@@ -408,10 +447,16 @@ class _Writer:
                     frame, matte = item
                     self._sink.write(frame, self._output.render(frame.rgb, matte))
                     self.latencies.append(time.monotonic() - frame.captured)
+        except (OSError, av.error.FFmpegError) as error:  # a full disk, a vanished folder: one line, not a traceback
+            self._error = StreamMaskError(f"cannot write {self._sink.path}: {reason(error)}")
+            self._drain()
         except BaseException as error:  # re-raised on the caller's thread by put() or close()
             self._error = error
-            while self._queue.get() is not _END:  # keep draining so put() never blocks
-                pass
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._queue.get() is not _END:  # keep draining so put() never blocks
+            pass
 
     def put(self, item: Any) -> None:
         if self._error is not None:

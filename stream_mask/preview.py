@@ -14,7 +14,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -46,6 +46,7 @@ class LiveStatus:
 
     dropped: int = 0
     inference_ms: float = 0.0
+    stopping: Callable[[], bool] = lambda: False  # a stop signal arrived: a paused window gives way
 
 
 class PreviewWindow:
@@ -99,7 +100,7 @@ class PreviewWindow:
             if not paused:
                 return True
             key = cv2.waitKey(50)
-            if not self._window_open():
+            if not self._window_open() or status.stopping():
                 return False
 
     def _window_open(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from importlib import metadata
@@ -15,7 +14,9 @@ from typing import Any
 import av
 
 from .config import OutputSpec, RunConfig
+from .errors import StreamMaskError
 from .models import ResolvedModel
+from .publish import partial_path, reason
 from .sources import SourceInfo
 
 PACKAGES = ("stream-mask", "mediapipe", "av", "numpy", "opencv-contrib-python")
@@ -57,14 +58,21 @@ def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts:
 
 
 def write_sidecar(output: str, data: dict[str, Any]) -> Path:
-    """Write the JSON atomically beside (or inside) the published output; returns its path."""
+    """Write the JSON atomically beside (or inside) the published output; returns its path. If it cannot be
+    written (a full disk), nothing is left of it, nor of an earlier run's, which would describe another output."""
     path = sidecar_path(output)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    with os.fdopen(fd, "w") as file:
-        json.dump(data, file, indent=2)
-        file.write("\n")
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    partial = partial_path(path)
+    try:
+        with open(partial, "w") as file:
+            json.dump(data, file, indent=2)
+            file.write("\n")
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise StreamMaskError(f"{output} is complete, but its sidecar {path} could not be written: "
+                              f"{reason(error)}") from None
     return path
 
 

@@ -1,21 +1,23 @@
 """Where masks, composites and alpha pictures go: video files (PyAV), PNG sequences and single images.
 
-Every sink writes to a hidden partial file or folder beside its target and moves it into place only in
-`close()`, so a failed run leaves nothing behind and an existing file is never half-replaced. A run
-stopped by Ctrl-C still calls `close()`: the encoder is flushed and the container finalised, so the
-partial output is a valid, playable file. A virtual camera (`-o virtualcam`, pyvirtualcam) has no file to publish.
+Every file sink claims its output name, writes to a hidden partial file or folder beside its target and moves it
+into place only in `close()` (publish.py), so a failed run leaves nothing behind and an existing file is never
+half-replaced. A run stopped by Ctrl-C still calls `close()`: the encoder is flushed and the container
+finalised, so the partial output is a valid, playable file. A virtual camera (`-o virtualcam`, pyvirtualcam)
+has no file to publish.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -23,6 +25,9 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
 from .errors import StreamMaskError
+from .publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
+                      reason, refuse_input)
+from .sidecar import SEQUENCE_SIDECAR, write_sidecar
 from .sources import IMAGE_EXTENSIONS, Frame, SourceInfo
 
 
@@ -151,11 +156,20 @@ class Sink:
     def write_audio(self, packet: av.Packet) -> None:
         """Sinks without sound ignore audio."""
 
-    def close(self) -> None:
+    def close(self, sidecar: dict[str, Any] | None = None) -> None:
+        """Finalise and publish; then write `sidecar` (sidecar.describe) beside the output, if it has one."""
         raise NotImplementedError
 
     def abort(self) -> None:
         raise NotImplementedError
+
+    def _finish(self, claim: Claim | None, sidecar: dict[str, Any] | None) -> None:
+        """After publishing: the sidecar, while the name is still claimed; then the claim goes."""
+        try:
+            if sidecar is not None:
+                write_sidecar(self.path, sidecar)
+        finally:
+            _release(claim)
 
     def _check_picture(self, frame: Frame, picture: np.ndarray) -> None:
         channels = _CHANNELS[self.picture]
@@ -176,15 +190,18 @@ class VideoSink(Sink):
     what = "the video"
     size_hint = ": write images of different sizes to a folder"
 
-    def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat, picture: str = "gray") -> None:
+    def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat, picture: str = "gray",
+                 claim: Claim | None = None, overwrite: bool = False) -> None:
         self.path = str(path)
         self.picture = picture
         self._final = path
+        self._claim = claim
+        self._overwrite = overwrite
         self._fmt = fmt
         why = size_limit(fmt, source.width, source.height)
         if why is not None:
             raise _size_error(self.path, source.width, source.height, picture, why)
-        self._partial = _partial_file(path, ".partial")
+        self._partial = partial_path(path)
         try:
             self._container = av.open(str(self._partial), "w", format=fmt.container)
         except av.error.FFmpegError as error:
@@ -287,36 +304,57 @@ class VideoSink(Sink):
             for resampled in self._resampler.resample(decoded):
                 self._container.mux(self._audio_out.encode(resampled))
 
-    def close(self) -> None:
-        self._container.mux(self._video.encode(None))
-        if self._resampler is not None and self._audio_out is not None:
-            for resampled in self._resampler.resample(None):
-                self._container.mux(self._audio_out.encode(resampled))
-            self._container.mux(self._audio_out.encode(None))
-        self._container.close()
-        _publish(self._partial, self._final)
+    def close(self, sidecar: dict[str, Any] | None = None) -> None:
+        """Flush the encoders, finalise the container and publish it; on failure (a full disk) nothing is left."""
+        try:
+            self._container.mux(self._video.encode(None))
+            if self._resampler is not None and self._audio_out is not None:
+                for resampled in self._resampler.resample(None):
+                    self._container.mux(self._audio_out.encode(resampled))
+                self._container.mux(self._audio_out.encode(None))
+            self._container.close()
+            publish_file(self._partial, self._final, self._overwrite)
+        except (OSError, av.error.FFmpegError) as error:
+            self.abort()
+            raise StreamMaskError(f"cannot write {self._final}: {reason(error)}") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._finish(self._claim, sidecar)
 
     def abort(self) -> None:
         try:
             self._container.close()
-        except av.error.FFmpegError:
+        except (OSError, av.error.FFmpegError):
             pass  # the partial file is discarded anyway
         self._partial.unlink(missing_ok=True)
+        _release(self._claim)
 
 
 class ImageSequenceSink(Sink):
-    """PNG files in a folder: `pattern` is a %-style name such as `%05d.png`, or None to reuse image names."""
+    """PNG files in a folder: `pattern` is a %-style name such as `%05d.png`, or None to reuse image names.
 
-    def __init__(self, folder: Path, pattern: str | None, picture: str = "gray") -> None:
-        self.path = str(folder / pattern) if pattern else str(folder)
+    A folder of its own (`whole`: `-o masks`) is built whole beside its target and swapped in, so no frame of an
+    earlier run survives --overwrite. The files of a pattern the user gave (`-o masks/%05d.png`), and those of a
+    folder that cannot be swapped (a mount point, or one whose parent is not writable), are built in a hidden
+    folder inside and moved in, and --overwrite removes the earlier run's files of that name.
+    """
+
+    def __init__(self, folder: Path, pattern: str | None, picture: str = "gray", claim: Claim | None = None,
+                 overwrite: bool = False, whole: bool = False, shown: Path | None = None) -> None:
+        shown = shown or folder  # the folder as the user wrote it; `folder` is resolved
+        self.path = str(shown / pattern) if pattern else str(shown)
         self.picture = picture
         self._folder = folder
         self._pattern = pattern
+        self._whole = whole
+        self._claim = claim
+        self._overwrite = overwrite
+        self._partial = partial_path(sequence_target(folder, None if whole else pattern))
         try:
-            self._partial = Path(tempfile.mkdtemp(dir=folder.parent if not folder.exists() else folder,
-                                                  prefix=".stream-mask.partial-"))
+            self._partial.mkdir()
         except OSError as error:
-            raise StreamMaskError(f"cannot write {self.path}: {error.strerror}") from None
+            raise StreamMaskError(f"cannot write {self.path}: {reason(error)}") from None
         self._names: list[str] = []
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
@@ -326,25 +364,45 @@ class ImageSequenceSink(Sink):
         self._names.append(name)
         self.frames_written += 1
 
-    def close(self) -> None:
-        self._folder.mkdir(exist_ok=True)
-        for name in self._names:
-            os.replace(self._partial / name, self._folder / name)
-        shutil.rmtree(self._partial, ignore_errors=True)
+    def close(self, sidecar: dict[str, Any] | None = None) -> None:
+        try:
+            if self._partial.parent != self._folder:
+                publish_folder(self._partial, self._folder, self._overwrite)
+            else:
+                stale = self._stale() if self._overwrite else []
+                move_files_in(self._partial, self._folder, self._names, self._overwrite)
+                for name in stale:
+                    (self._folder / name).unlink(missing_ok=True)
+        except OSError as error:
+            self.abort()
+            raise StreamMaskError(f"cannot write {self.path}: {reason(error)}") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._finish(self._claim, sidecar)
+
+    def _stale(self) -> list[str]:
+        """What an earlier run wrote under this name and this run does not replace."""
+        written = set(self._names)
+        owned = None if self._whole else _pattern_regex(self._pattern)
+        return [name for name in os.listdir(self._folder) if name not in written and (
+            owned.fullmatch(name) if owned else name.lower().endswith(".png"))]
 
     def abort(self) -> None:
         shutil.rmtree(self._partial, ignore_errors=True)
+        _release(self._claim)
 
 
 class ImageSink(Sink):
     """One PNG for a one-image input."""
 
-    def __init__(self, path: Path, picture: str = "gray") -> None:
+    def __init__(self, path: Path, picture: str = "gray", claim: Claim | None = None, overwrite: bool = False) -> None:
         self.path = str(path)
         self.picture = picture
         self._final = path
+        self._claim = claim
+        self._overwrite = overwrite
         self._picture: np.ndarray | None = None
-        self._partial = _partial_file(path, ".png")  # now: a place where no file can be made fails before any work
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:
         if self._picture is not None:
@@ -353,16 +411,58 @@ class ImageSink(Sink):
         self._picture = picture
         self.frames_written += 1
 
-    def close(self) -> None:
+    def close(self, sidecar: dict[str, Any] | None = None) -> None:
         if self._picture is None:
-            self._partial.unlink(missing_ok=True)
+            _release(self._claim)
             return
-        write_png(self._partial, self._picture)
-        _publish(self._partial, self._final)
+        partial = partial_path(self._final)
+        try:
+            write_png(partial, self._picture)
+            publish_file(partial, self._final, self._overwrite)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            _release(self._claim)
+            raise StreamMaskError(f"cannot write {self._final}: {reason(error)}") from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            _release(self._claim)
+            raise
+        self._finish(self._claim, sidecar)
 
     def abort(self) -> None:
         self._picture = None
-        self._partial.unlink(missing_ok=True)
+        _release(self._claim)
+
+
+_IN_PLACE = "stream-mask"  # what a folder filled in place is claimed and built as, inside it
+
+
+def sequence_target(folder: Path, pattern: str | None) -> Path:
+    """The name a PNG sequence is claimed and built under: the folder itself when it is swapped in whole, else
+    the pattern (or `stream-mask`) inside it."""
+    if pattern is None and not _fill_in_place(folder):
+        return folder
+    return folder / (pattern or _IN_PLACE)
+
+
+def _fill_in_place(folder: Path) -> bool:
+    """A folder that cannot be replaced by a rename: a mount point, or one in a folder we may not write."""
+    return folder.is_dir() and (os.path.ismount(folder) or not os.access(folder.parent, os.W_OK))
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The names `pattern` gives (`%05d.png` -> 5+ digits then `.png`), and nothing else of the folder."""
+    field = re.search(r"%[-+ 0#]*\d*[diu]", pattern)
+    if field is None:  # %x and the like: hex digits
+        field = re.search(r"%[-+ 0#]*\d*[xXo]", pattern)
+    if field is None:
+        return re.compile(re.escape(pattern))
+    return re.compile(re.escape(pattern[:field.start()]) + r" *[-+]?[0-9a-fA-F]+" + re.escape(pattern[field.end():]))
+
+
+def _release(claim: Claim | None) -> None:
+    if claim is not None:
+        claim.release()
 
 
 VIRTUALCAM = "virtualcam"  # -o virtualcam, virtualcam:DEVICE, virtualcam:BACKEND or virtualcam:BACKEND:DEVICE
@@ -431,7 +531,7 @@ class VirtualCameraSink(Sink):
         self._camera.send(np.ascontiguousarray(picture))
         self.frames_written += 1
 
-    def close(self) -> None:
+    def close(self, sidecar: dict[str, Any] | None = None) -> None:
         if self._camera is not None:
             self._camera.close()
             self._camera = None
@@ -466,24 +566,6 @@ def _specified(tag: int, default: int) -> int:
     return tag if tag not in (0, 2) else default
 
 
-def _partial_file(final: Path, suffix: str) -> Path:
-    """A new hidden file beside `final` to write into and rename when complete."""
-    try:
-        fd, partial = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
-    except OSError as error:
-        raise StreamMaskError(f"cannot write {final}: {error.strerror}") from None
-    os.close(fd)
-    return Path(partial)
-
-
-def _publish(partial: Path, final: Path) -> None:
-    """Move a finished partial file into place, with the mode a new file gets (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    partial.chmod(0o666 & ~umask)
-    os.replace(partial, final)
-
-
 def write_png(path: Path, picture: np.ndarray) -> None:
     """Write a grey, RGB or RGBA uint8 array as PNG (fast compression: masks compress well anyway)."""
     if picture.ndim == 3:
@@ -492,7 +574,8 @@ def write_png(path: Path, picture: np.ndarray) -> None:
     ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise StreamMaskError(f"cannot encode {path} as PNG")
-    data.tofile(str(path))
+    with open(path, "wb") as file:  # not ndarray.tofile, whose errors lose the errno (a full disk)
+        file.write(data.data)
 
 
 def video_extensions(picture: str) -> list[str]:
@@ -503,7 +586,10 @@ def video_extensions(picture: str) -> list[str]:
 def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: str = "gray") -> Sink:
     """Choose and open the sink for OUTPUT by its form (`virtualcam[:...]`, video file, .png file, %d pattern or
     folder) and by the kind of picture it receives: "gray" (HxW uint8), "rgb" (HxWx3) or "rgba" (HxWx4, straight
-    alpha). The word `virtualcam` always means a virtual camera; write `./virtualcam` for a PNG folder of that name."""
+    alpha). The word `virtualcam` always means a virtual camera; write `./virtualcam` for a PNG folder of that name.
+
+    A file output's name is claimed for the run (publish.Claim) before it is checked, and never replaces one of
+    `source.files`, whatever `overwrite` says."""
     if picture not in PICTURES:
         raise ValueError(f"picture must be one of {PICTURES}, not {picture!r}")
     # The bare word `virtualcam` (or `virtualcam:...`) is a virtual camera, checked before any path logic: a PNG
@@ -514,13 +600,21 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
     suffix = path.suffix.lower()
     if "%" in path.name:
         _check_pattern(path.name)
-        _check_folder(path.parent, path.parent)  # made when missing, like a folder output
-        _refuse_existing_sequence(path.parent, path.name, overwrite)
-        return ImageSequenceSink(path.parent, path.name, picture)
+        _check_folder(path.parent, path.parent)
+        folder = Path(os.path.realpath(path.parent))
+        refuse_input(folder, source.files, levels=1, shown=spec)
+        if not folder.exists():  # made, like a folder output: built whole beside its name, then moved in
+            with claimed(sequence_target(folder, None), [folder / SEQUENCE_SIDECAR]) as claim:
+                return ImageSequenceSink(folder, path.name, picture, claim, overwrite, whole=True, shown=path.parent)
+        with claimed(folder / path.name, [folder / SEQUENCE_SIDECAR]) as claim:
+            _refuse_existing_sequence(folder, path.name, overwrite, spec)
+            return ImageSequenceSink(folder, path.name, picture, claim, overwrite, shown=path.parent)
     if (suffix, picture) in VIDEO_FORMATS:
         _check_parent(path.parent)
-        _refuse_existing(path, overwrite)
-        return VideoSink(path, source, VIDEO_FORMATS[suffix, picture], picture)
+        refuse_input(path, source.files, shown=spec)
+        with claimed(path, [path.with_name(path.name + ".json")]) as claim:
+            _refuse_existing(path, overwrite)
+            return VideoSink(path, source, VIDEO_FORMATS[suffix, picture], picture, claim, overwrite)
     if any(extension == suffix for extension, _ in VIDEO_FORMATS):
         known = ", ".join([*video_extensions(picture), ".png", "a folder", "a %05d.png pattern"])
         raise StreamMaskError(f"cannot write {picture} pictures to {spec}: output must be {known}")
@@ -528,17 +622,27 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
         if not source.is_image or (source.frame_count or 0) > 1:
             raise StreamMaskError(f"{spec} holds one image but the input has several: give a folder or a pattern like masks/%05d.png")
         _check_parent(path.parent)
-        _refuse_existing(path, overwrite)
-        return ImageSink(path, picture)
+        refuse_input(path, source.files, shown=spec)
+        with claimed(path, [path.with_name(path.name + ".json")]) as claim:
+            _refuse_existing(path, overwrite)
+            return ImageSink(path, picture, claim, overwrite)
     if suffix in IMAGE_EXTENSIONS or suffix:
         extensions = list(dict.fromkeys(extension for extension, _ in VIDEO_FORMATS))
         known = ", ".join([*extensions, ".png", "a folder", "a %05d.png pattern"])
         raise StreamMaskError(f"cannot write {spec}: output must be {known}")
-    # No extension: a folder of PNGs, named like the input images or numbered for a video.
-    _check_folder(path, spec)
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to write into it")
-    return ImageSequenceSink(path, None if source.is_image else "%05d.png", picture)
+    # No extension: a folder of PNGs, named like the input images or numbered for a video. It is replaced as a
+    # whole, so it is resolved (a symlink's folder is replaced, not the link) and may hold nothing but frames.
+    if path.exists() and not path.is_dir():
+        raise StreamMaskError(f"output {spec} exists and is not a folder")
+    folder = Path(os.path.realpath(path))
+    if folder == folder.parent:
+        raise StreamMaskError(f"cannot write PNGs to {spec}: give a folder of their own")
+    _check_parent(folder if _fill_in_place(folder) else folder.parent)
+    refuse_input(folder, source.files, levels=None, shown=spec)
+    with claimed(sequence_target(folder, None), [folder / SEQUENCE_SIDECAR]) as claim:
+        _refuse_existing_folder(folder, spec, overwrite)
+        return ImageSequenceSink(folder, None if source.is_image else "%05d.png", picture, claim, overwrite,
+                                 whole=True, shown=path)
 
 
 def _check_folder(folder: Path, spec: str | Path) -> None:
@@ -571,13 +675,27 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise StreamMaskError(f"output {path} is a folder")
 
 
-def _refuse_existing_sequence(folder: Path, pattern: str, overwrite: bool) -> None:
+def _refuse_existing_sequence(folder: Path, pattern: str, overwrite: bool, spec: str) -> None:
     if overwrite or not folder.is_dir():
         return
-    prefix, _, rest = pattern.partition("%")
-    suffix = rest[rest.find("d") + 1:] if "d" in rest else ""
-    if any(p.name.startswith(prefix) and p.name.endswith(suffix) for p in folder.iterdir()):
-        raise StreamMaskError(f"files matching {folder / pattern} exist: pass --overwrite to replace them")
+    owned = _pattern_regex(pattern)
+    if any(owned.fullmatch(name) for name in os.listdir(folder)):
+        raise StreamMaskError(f"files matching {spec} exist: pass --overwrite to replace them")
+
+
+def _refuse_existing_folder(folder: Path, spec: str, overwrite: bool) -> None:
+    """An existing folder is replaced only with --overwrite, and only if it holds nothing but what a run writes
+    (PNGs, the sidecar, leftovers of runs): whatever else is in it is not ours to remove."""
+    if not folder.is_dir():
+        return
+    names = [name for name in os.listdir(folder) if not is_leftover(name) and name != claim_name(folder / _IN_PLACE)]
+    if names and not overwrite:
+        raise StreamMaskError(f"output folder {spec} is not empty: pass --overwrite to replace it")
+    foreign = sorted(name for name in names if name != SEQUENCE_SIDECAR and not (
+        name.lower().endswith(".png") and (folder / name).is_file()))
+    if foreign:
+        raise StreamMaskError(f"output folder {spec} holds more than PNGs ({foreign[0]}): --overwrite replaces a "
+                              f"folder as a whole, so choose a new or empty one")
 
 
 def as_fraction(value: float | Fraction) -> Fraction:

@@ -90,6 +90,8 @@ class SourceInfo:
     live: bool = False
     # A human line on what a camera actually gave, e.g. "camera:0 gave 1280x720 at 30 fps (asked 1920x1080 at 60)".
     report: str = ""
+    # The input's files on disk (a video file, the images of a folder or glob): no output may replace them.
+    files: tuple[str, ...] = ()
 
 
 class Source:
@@ -165,6 +167,7 @@ class VideoFileSource(Source):
             frame_count=None if live else (self._video.frames or _estimate_frames(self._video, rate)),
             audio=audio,
             live=live,
+            files=() if live else (path,),
         )
         self._peek()
 
@@ -292,6 +295,7 @@ class ImageSource(Source):
             time_base=time_base,
             frame_count=len(self._paths),
             is_image=True,
+            files=tuple(str(path) for path in paths),
         )
 
     def _read(self, path: Path) -> np.ndarray | None:
