@@ -164,11 +164,12 @@ class Run:
 def start(xvfb: str, tmp_path: Path) -> Iterator:
     runs: list[Run] = []
 
-    def start(*args: str) -> Run:
+    def start(*args: str, video: Path = VIDEO, flags: tuple[str, ...] = ("--realtime", "--preview")) -> Run:
+        """`stream-mask run video --model selfie *flags *args`; stdout and stderr go to files (not a terminal)."""
         stdout, stderr = tmp_path / f"stdout{len(runs)}.txt", tmp_path / f"stderr{len(runs)}.txt"
         with open(stdout, "w") as out, open(stderr, "w") as err:
-            process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(VIDEO), "--model", "selfie",
-                                        "--realtime", "--preview", *args],
+            process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(video), "--model", "selfie",
+                                        *flags, *args],
                                        stdout=out, stderr=err, cwd=tmp_path, env=_env(xvfb))
         runs.append(Run(process, xvfb, stdout, stderr))
         return runs[-1]
@@ -315,6 +316,85 @@ def test_closing_the_window_ends_the_run_cleanly(start, tmp_path: Path) -> None:
     assert len(_mask_frames(tmp_path / "out.mkv")) == frames
     assert '"frames": ' in (tmp_path / "out.mkv.json").read_text()
     assert not list(tmp_path.glob(".*partial"))
+
+
+CLIP_END = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames, 0.75 s
+
+
+@needs_x
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "bar"])
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_preview_only_run_quits_cleanly(start, tmp_path: Path, key: str, quiet: bool) -> None:
+    """No -o at all (the window is the default, the bare path) and stderr not a terminal, with and without
+    -q: q and Esc end the run with exit 0 and a summary of the frames shown and their capture -> shown latency."""
+    run = start(*(("-q",) if quiet else ()), flags=("--realtime",))
+    run.wait_for_window()
+    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
+    for _ in range(10):  # a key sent to a window without a window manager is lost now and then
+        run.keys(key)
+        try:
+            run.process.wait(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    summary = _summary(stdout)
+    assert 1 <= int(summary[1]) < 190, f"the key did not end the run (the file has 195 frames): {stdout}"
+    assert int(summary[2]) == int(summary[1]) and summary[6] == "preview"
+    assert int(summary[4]) > 0 and int(summary[5]) >= int(summary[4]), f"no capture -> shown latency: {stdout}"
+    assert "error" not in stderr, stderr
+    assert list(tmp_path.glob("std*.txt")) and not [p for p in tmp_path.iterdir() if not p.name.startswith("std")]
+
+
+@needs_x
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "bar"])
+def test_preview_only_run_ends_with_the_clip(start, quiet: bool) -> None:
+    """The clip ends by itself (no key): exit 0, every frame shown or dropped, and a latency."""
+    run = start(*(("-q",) if quiet else ()), video=CLIP_END, flags=("--realtime",))
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    summary = _summary(stdout)
+    frames, dropped = int(summary[1]), int(summary[3])
+    assert frames >= 1 and frames + dropped == 9 and summary[6] == "preview", stdout
+    assert int(summary[4]) > 0, f"no capture -> shown latency: {stdout}"
+
+
+@needs_x
+def test_preview_only_run_on_a_terminal_reports_its_latency(xvfb: str, tmp_path: Path) -> None:
+    """The same with stderr on a terminal (a pty; the progress bar draws there): latency capture -> shown."""
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(CLIP_END), "--model", "selfie",
+                                    "--realtime"], stdout=subprocess.PIPE, stderr=terminal, text=True, cwd=tmp_path,
+                                   env=_env(xvfb))
+        os.close(terminal)
+        drawn = b""
+        while select.select([controller], [], [], 120)[0]:  # drain the bar; EOF (EIO) when the run exits
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        stdout = process.communicate(timeout=120)[0]
+    finally:
+        os.close(controller)
+    assert process.returncode == 0, drawn.decode(errors="replace")
+    summary = _summary(stdout)
+    assert int(summary[1]) + int(summary[3]) == 9 and summary[6] == "preview", stdout
+    assert int(summary[4]) > 0, f"no capture -> shown latency: {stdout}"
+
+
+@needs_x
+def test_preview_only_file_run_as_in_the_issue(start) -> None:
+    """`stream-mask run clip.mp4 --model selfie -q` on a display: a file (not paced), the window, no -o."""
+    run = start("-q", video=CLIP_END, flags=())
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    assert stdout.startswith("9 frames in ") and stdout.rstrip().endswith("9 model calls -> preview"), stdout
+    assert stderr == ""
 
 
 def _run_without_display(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
