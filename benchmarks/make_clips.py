@@ -81,7 +81,8 @@ def spin(turns: float = 1.0, frames: int = 100) -> Iterator[tuple[np.ndarray, np
     for index, (frame, truth) in enumerate(parkour()):
         angle = 360.0 * turns * index / (frames - 1)
         cos, sin = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
-        seen_w, seen_h = (WIDTH * cos + HEIGHT * sin) / zoom, (WIDTH * sin + HEIGHT * cos) / zoom  # what the view covers
+        # what the view covers of the frame, along x and y
+        seen_w, seen_h = (WIDTH * cos + HEIGHT * sin) / zoom, (WIDTH * sin + HEIGHT * cos) / zoom
         rows, cols = np.flatnonzero(truth.any(axis=1)), np.flatnonzero(truth.any(axis=0))
         x = float(np.clip((cols[0] + cols[-1] + 1) / 2, seen_w / 2, frame.shape[1] - seen_w / 2))
         y = float(np.clip((rows[0] + rows[-1] + 1) / 2, seen_h / 2, frame.shape[0] - seen_h / 2))

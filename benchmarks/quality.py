@@ -157,7 +157,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run(goldens / "portrait.jpg", Path(tmp) / "portrait.png", args.options, args.model_dir)
             mask = cv2.imread(str(Path(tmp) / "portrait.png"), cv2.IMREAD_GRAYSCALE) > 127
-        line += f", portrait golden IoU {iou(mask, cv2.imread(str(goldens / 'portrait_segmentation.png'))[..., 0] > 128):.3f}"
+        golden = cv2.imread(str(goldens / "portrait_segmentation.png"))[..., 0] > 128  # blue = person
+        line += f", portrait golden IoU {iou(mask, golden):.3f}"
     print(line)
 
 

@@ -147,6 +147,24 @@ class Run:
                     pytest.fail(f"the window never showed {what}: {describe(picture)}; {self.err()}")
                 time.sleep(0.05)
 
+    def set_paused(self, paused: bool, timeout: float = 30) -> None:
+        """Press space until the window is paused (two screenshots a second apart are the same picture) or
+        running again. A lost key is sent again, after long enough that one received is never doubled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.keys("space")
+            settle = time.monotonic() + 3
+            while time.monotonic() < settle:
+                if self.process.poll() is not None:
+                    if paused:
+                        pytest.fail(f"stream-mask exited before it paused: {self.err()}")
+                    return  # running again, it reached the end of the clip
+                first = self.screenshot()
+                time.sleep(1.0)
+                if self.process.poll() is None and np.array_equal(first, self.screenshot()) == paused:
+                    return
+        pytest.fail(f"space did not {'pause' if paused else 'resume'} the window: {self.err()}")
+
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         try:
             code = self.process.wait(timeout=timeout)
@@ -201,13 +219,19 @@ def white(picture: np.ndarray) -> float:
     return float((below_text.min(axis=2) >= 250).mean())
 
 
+def text_shown(picture: np.ndarray) -> float:
+    """Share of pure white pixels in the top fifth, where the status line is drawn: none in a window not
+    painted yet (under load a screenshot can catch it all black, which would pass for an empty mask)."""
+    return float((picture[: picture.shape[0] // 5].min(axis=2) >= 250).mean())
+
+
 def is_mask_view(picture: np.ndarray) -> bool:
     return coloured(picture) < 0.001 and mid_grey(picture) < 0.01
 
 
 def describe(picture: np.ndarray) -> str:
     return (f"{picture.shape[1]}x{picture.shape[0]}, coloured {coloured(picture):.4f}, "
-            f"mid-grey {mid_grey(picture):.4f}, white {white(picture):.4f}")
+            f"mid-grey {mid_grey(picture):.4f}, white {white(picture):.4f}, status text {text_shown(picture):.4f}")
 
 
 def _summary(stdout: str) -> re.Match:
@@ -225,11 +249,16 @@ def _mask_frames(path: Path) -> list[np.ndarray]:
 
 @needs_x
 def test_views_confidence_and_quit(start, tmp_path: Path) -> None:
-    """m switches composite -> mask, ] raises the threshold of the window and of the outputs, q quits cleanly."""
+    """m switches composite -> mask, ] raises the threshold of the window and of the outputs, q quits cleanly.
+
+    Paused meanwhile (space), so that the clip (7.8 s, paced) cannot end before a loaded machine has seen
+    each view; the keys redraw the paused frame, and the frames after it are written with the new threshold.
+    """
     run = start("-o", "out.mkv")
     run.wait_for_window()
     composite = run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the composite view (colour)")
     assert not is_mask_view(composite)
+    run.set_paused(True)
 
     mask = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) > 0.05,
                              "the mask view (black and white, a white person)", keys=("m",))
@@ -237,10 +266,12 @@ def test_views_confidence_and_quit(start, tmp_path: Path) -> None:
     person = white(mask)
 
     # 0.40 -> 1.00 (clamped): `> 1.0` holds nowhere
-    empty = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) < 0.001,
-                              "an empty mask after ] x 15", keys=("bracketright",) * 15)
+    empty = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) < 0.001
+                              and text_shown(picture) > 0,
+                              "an empty mask (status line drawn) after ] x 15", keys=("bracketright",) * 15)
     assert white(empty) < person / 50
 
+    run.set_paused(False)
     for _ in range(3):  # the file may end meanwhile: then the run ends by itself
         run.keys("q")
         try:
