@@ -61,7 +61,7 @@ class RunStats:
     interrupted: bool = False
     live: bool = False  # camera, stream or --realtime: frames may be dropped to keep latency low
     dropped: int = 0  # frames skipped because a newer one had arrived
-    latency_p50_ms: float = 0.0  # capture -> written, per frame and output
+    latency_p50_ms: float = 0.0  # capture -> written (or shown, by the preview), per frame and output
     latency_p95_ms: float = 0.0
     source_lost: bool = False  # a camera unplugged or a stream cut mid-run (the outputs are finalised)
     skipped: int = 0  # damaged input left out: video packets that did not decode, image files that cannot be read
@@ -173,7 +173,6 @@ def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Pre
         _discard(outputs)
         raise
     finally:
-        timing.frames = bar.n
         bar.close()
         if preview is not None:
             preview.close()
@@ -274,6 +273,7 @@ class Preview(Protocol):
     """A window shown on the model's thread (preview.PreviewWindow); its hotkeys may change the outputs."""
 
     parts: list[Part]  # what the window shows; its hotkeys change them
+    latencies: list[float]  # seconds from capture to shown, per frame shown
 
     def show(self, frame: Frame, mattes: FrameMattes, outputs: list[Output], status: LiveStatus) -> bool:
         """Display this frame; False when the user asked to quit."""
@@ -287,7 +287,7 @@ class Preview(Protocol):
 class _Timing:
     """What the run's figures are made of."""
 
-    frames: int = 0  # through the loop (what a preview-only run showed)
+    frames: int = 0  # through the loop (what a preview-only run showed; the progress bar may be off)
     dropped: int = 0
     latencies: list[float] = field(default_factory=list)
 
@@ -307,6 +307,7 @@ def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm
             for output, writer in zip(outputs, writers):
                 writer.put((item, output.matte(mattes)))
             bar.update()
+            timing.frames += 1
             if preview is not None:
                 status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms, stopping=lambda: stop.requested)
                 if not preview.show(item, mattes, outputs, status):
@@ -319,6 +320,8 @@ def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm
         finally:
             timing.dropped = reader.dropped
             timing.latencies = [latency for writer in writers for latency in writer.latencies]
+            if preview is not None:  # the window is a consumer too: a preview-only run's latency is its own
+                timing.latencies += preview.latencies
 
 
 def _close_all(writers: list[_Writer]) -> None:

@@ -66,6 +66,7 @@ class PreviewWindow:
         self.show_stats = False
         self.show_help = False
         self._shown = 0
+        self.latencies: list[float] = []  # seconds from capture to shown, per frame
         self._last_time = time.monotonic()
         self._fps = 0.0
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
@@ -84,7 +85,9 @@ class PreviewWindow:
             scale = min(1.0, 1280 / picture.shape[1], 720 / picture.shape[0])
             cv2.resizeWindow(self.title, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
         self._shown += 1
-        key = cv2.waitKey(1)
+        key = cv2.waitKey(1)  # the frame is painted here
+        if frame.captured:
+            self.latencies.append(time.monotonic() - frame.captured)
         paused = False
         while True:
             if key in (ord("q"), _ESC):

@@ -6,11 +6,21 @@ masks.smooth_confidence averages that away where consecutive frames agree. And n
 misreads a whole frame or a few (on davis_parkour, frames 68-70 see half the frame as a person): no real
 person grows or shrinks threefold in 1/24 s, so such a jump is held back, the previous planes staying
 on screen, for at most MAX_HOLD_S; a change that lasts longer (a scene cut, someone stepping in front of
-the camera) is then taken. The guard needs a person (or background) class to watch.
+the camera) is then taken.
+
+A jump is judged against a robust reference, the median of the person's area over the frames taken in
+the last REFERENCE_S, not against the last frame alone: the model also loses a person over a few frames
+(someone turning, spinning, passing through shadow; each step too small to hold) and then finds them
+again at once. That jump goes back towards the reference: it is a recovery, never held, and the
+smoothing does not slow it down either (smoothing is a soft hold). Only a jump away from both the last
+frame taken and the reference is a glitch. The guard needs a person (or background) class to watch.
 """
 
 from __future__ import annotations
 
+import collections
+import math
+import statistics
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,6 +30,9 @@ from .parts import Part
 
 GLITCH_RATIO = 3.0  # the person's area multiplied or divided by this in one model frame: a glitch
 MAX_HOLD_S = 0.25  # longest a glitch is held back; a change that lasts longer is real
+# The reference spans twice the longest hold: right after a hold it still holds as much of what came before
+# the jump, and a lasting change becomes the reference once it has lasted the hold and as long again.
+REFERENCE_S = 2 * MAX_HOLD_S
 MIN_AREA_SHARE = 0.002  # below this share of the frame, the person is too small for their area to mean much
 
 
@@ -33,35 +46,86 @@ class Stabiliser:
         self.strength = strength
         self._person = person
         self._previous: dict[int, np.ndarray] = {}  # the last stabilised plane of each channel read
-        self._area = 0  # the person's area in the last frame taken
+        # (area, seconds it stood for) of the frames taken over the last REFERENCE_S; time held is not counted
+        self._taken: collections.deque[tuple[int, float]] = collections.deque()
+        self._seconds: float | None = None  # when the last frame (taken or held) was shown
         self._held_since: float | None = None  # when the glitch being held back began
 
     def step(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float) -> list[np.ndarray]:
         """`planes` of the frame at `seconds`, with `channels` smoothed (or held back); a new list."""
         planes = list(planes)
         channels = list(channels)
-        if self._glitch(planes, seconds) and all(channel in self._previous for channel in channels):
+        glitch, returning = self._judge(planes, seconds)
+        if glitch and all(channel in self._previous for channel in channels):
             for channel in channels:
                 planes[channel] = self._previous[channel]
             return planes
         for channel in channels:
-            planes[channel] = self._previous[channel] = masks.smooth_confidence(
-                self._previous.get(channel), planes[channel], self.strength)
+            current = planes[channel]
+            smoothed = masks.smooth_confidence(self._previous.get(channel), current, self.strength)
+            towards = self._return_direction(channel, returning)
+            if towards > 0:  # the part grows back: its rising pixels are taken at once
+                np.maximum(smoothed, current, out=smoothed)
+            elif towards < 0:
+                np.minimum(smoothed, current, out=smoothed)
+            planes[channel] = self._previous[channel] = smoothed
         return planes
 
-    def _glitch(self, planes: list[np.ndarray], seconds: float) -> bool:
-        """True while this frame's person area jumps from the last frame taken, for at most MAX_HOLD_S."""
+    def _return_direction(self, channel: int, returning: int) -> int:
+        """+1 if this channel's confidence rises as the person returns towards the reference, -1 if it falls,
+        0 if it is not a part of the person (or there is no return)."""
+        if not returning or self._person is None:
+            return 0
+        if channel == self._person.channel:
+            return -returning if self._person.inverted else returning
+        # A person who is "everything but background" is made of every other class (hair, face, clothes, ...).
+        return returning if self._person.inverted else 0
+
+    def _judge(self, planes: list[np.ndarray], seconds: float) -> tuple[bool, int]:
+        """(hold this frame back, +1/-1 if its person area moves back up/down towards the reference, else 0).
+
+        A glitch jumps by GLITCH_RATIO or more from the last frame taken and from the reference, away
+        from the reference; it is held for at most MAX_HOLD_S.
+        """
         if self._person is None:
-            return False
+            return False, 0
         person = self._person.confidence(planes)
         area = int(np.count_nonzero(person > 0.5))
-        before = self._area
-        jumped = before >= MIN_AREA_SHARE * person.size and not before / GLITCH_RATIO < area < before * GLITCH_RATIO
-        if jumped:
+        shown_for = 0.0 if self._seconds is None else max(0.0, seconds - self._seconds)
+        self._seconds = seconds
+        if not self._taken:
+            self._take(area, shown_for)
+            return False, 0
+        before = self._taken[-1][0]
+        reference = statistics.median(a for a, _ in self._taken)
+        smallest = MIN_AREA_SHARE * person.size
+        returning = _towards(area, before, reference)
+        if not returning and _jumps(before, area, smallest) and _jumps(reference, area, smallest):  # a glitch
             if self._held_since is None:
                 self._held_since = seconds
             if seconds - self._held_since < MAX_HOLD_S:
-                return True
+                return True, 0
         self._held_since = None
-        self._area = area
-        return False
+        self._take(area, shown_for)
+        if not returning:
+            return False, 0
+        return False, 1 if area > before else -1
+
+    def _take(self, area: int, seconds: float) -> None:
+        self._taken.append((area, seconds))
+        total = sum(s for _, s in self._taken)
+        while len(self._taken) > 1 and total - self._taken[0][1] >= REFERENCE_S:
+            total -= self._taken.popleft()[1]
+
+
+def _jumps(before: float, area: int, smallest: float) -> bool:
+    """Whether `area` is GLITCH_RATIO or more times `before` (or as many times smaller); a tiny `before` never
+    counts (a person appearing from nothing)."""
+    return before >= smallest and not before / GLITCH_RATIO < area < before * GLITCH_RATIO
+
+
+def _towards(area: int, before: float, reference: float) -> bool:
+    """Whether `area` is closer to `reference` than `before` was, by ratio (one pixel added: no log of 0)."""
+    def distance(value: float) -> float:
+        return abs(math.log((value + 1) / (reference + 1)))
+    return distance(area) < distance(before)

@@ -147,6 +147,24 @@ class Run:
                     pytest.fail(f"the window never showed {what}: {describe(picture)}; {self.err()}")
                 time.sleep(0.05)
 
+    def set_paused(self, paused: bool, timeout: float = 30) -> None:
+        """Press space until the window is paused (two screenshots a second apart are the same picture) or
+        running again. A lost key is sent again, after long enough that one received is never doubled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.keys("space")
+            settle = time.monotonic() + 3
+            while time.monotonic() < settle:
+                if self.process.poll() is not None:
+                    if paused:
+                        pytest.fail(f"stream-mask exited before it paused: {self.err()}")
+                    return  # running again, it reached the end of the clip
+                first = self.screenshot()
+                time.sleep(1.0)
+                if self.process.poll() is None and np.array_equal(first, self.screenshot()) == paused:
+                    return
+        pytest.fail(f"space did not {'pause' if paused else 'resume'} the window: {self.err()}")
+
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         try:
             code = self.process.wait(timeout=timeout)
@@ -164,11 +182,12 @@ class Run:
 def start(xvfb: str, tmp_path: Path) -> Iterator:
     runs: list[Run] = []
 
-    def start(*args: str) -> Run:
+    def start(*args: str, video: Path = VIDEO, flags: tuple[str, ...] = ("--realtime", "--preview")) -> Run:
+        """`stream-mask run video --model selfie *flags *args`; stdout and stderr go to files (not a terminal)."""
         stdout, stderr = tmp_path / f"stdout{len(runs)}.txt", tmp_path / f"stderr{len(runs)}.txt"
         with open(stdout, "w") as out, open(stderr, "w") as err:
-            process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(VIDEO), "--model", "selfie",
-                                        "--realtime", "--preview", *args],
+            process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(video), "--model", "selfie",
+                                        *flags, *args],
                                        stdout=out, stderr=err, cwd=tmp_path, env=_env(xvfb))
         runs.append(Run(process, xvfb, stdout, stderr))
         return runs[-1]
@@ -200,13 +219,19 @@ def white(picture: np.ndarray) -> float:
     return float((below_text.min(axis=2) >= 250).mean())
 
 
+def text_shown(picture: np.ndarray) -> float:
+    """Share of pure white pixels in the top fifth, where the status line is drawn: none in a window not
+    painted yet (under load a screenshot can catch it all black, which would pass for an empty mask)."""
+    return float((picture[: picture.shape[0] // 5].min(axis=2) >= 250).mean())
+
+
 def is_mask_view(picture: np.ndarray) -> bool:
     return coloured(picture) < 0.001 and mid_grey(picture) < 0.01
 
 
 def describe(picture: np.ndarray) -> str:
     return (f"{picture.shape[1]}x{picture.shape[0]}, coloured {coloured(picture):.4f}, "
-            f"mid-grey {mid_grey(picture):.4f}, white {white(picture):.4f}")
+            f"mid-grey {mid_grey(picture):.4f}, white {white(picture):.4f}, status text {text_shown(picture):.4f}")
 
 
 def _summary(stdout: str) -> re.Match:
@@ -224,11 +249,16 @@ def _mask_frames(path: Path) -> list[np.ndarray]:
 
 @needs_x
 def test_views_confidence_and_quit(start, tmp_path: Path) -> None:
-    """m switches composite -> mask, ] raises the threshold of the window and of the outputs, q quits cleanly."""
+    """m switches composite -> mask, ] raises the threshold of the window and of the outputs, q quits cleanly.
+
+    Paused meanwhile (space), so that the clip (7.8 s, paced) cannot end before a loaded machine has seen
+    each view; the keys redraw the paused frame, and the frames after it are written with the new threshold.
+    """
     run = start("-o", "out.mkv")
     run.wait_for_window()
     composite = run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the composite view (colour)")
     assert not is_mask_view(composite)
+    run.set_paused(True)
 
     mask = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) > 0.05,
                              "the mask view (black and white, a white person)", keys=("m",))
@@ -236,10 +266,12 @@ def test_views_confidence_and_quit(start, tmp_path: Path) -> None:
     person = white(mask)
 
     # 0.40 -> 1.00 (clamped): `> 1.0` holds nowhere
-    empty = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) < 0.001,
-                              "an empty mask after ] x 15", keys=("bracketright",) * 15)
+    empty = run.wait_for_view(lambda picture: is_mask_view(picture) and white(picture) < 0.001
+                              and text_shown(picture) > 0,
+                              "an empty mask (status line drawn) after ] x 15", keys=("bracketright",) * 15)
     assert white(empty) < person / 50
 
+    run.set_paused(False)
     for _ in range(3):  # the file may end meanwhile: then the run ends by itself
         run.keys("q")
         try:
@@ -305,16 +337,96 @@ def test_closing_the_window_ends_the_run_cleanly(start, tmp_path: Path) -> None:
     run = start("-o", "out.mkv")
     run.wait_for_window()
     run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
-    started = time.monotonic()
     _close_like_a_window_manager(run.display, int(run.window))
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
-    assert time.monotonic() - started < 4, "the run went on after its window was closed"
-    frames = int(_summary(stdout)[1])
-    assert frames < 150, "the run went on after its window was closed (the file has 195 frames)"
+    summary = _summary(stdout)
+    frames = int(summary[1])
+    # Frames written or dropped: all 195 if the run went on to the end of the clip (7.8 s) after the close.
+    assert frames + int(summary[3]) < 195, f"the run went on after its window was closed: {stdout}"
     assert len(_mask_frames(tmp_path / "out.mkv")) == frames
     assert '"frames": ' in (tmp_path / "out.mkv.json").read_text()
     assert not list(tmp_path.glob(".*partial"))
+
+
+CLIP_END = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames, 0.75 s
+
+
+@needs_x
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "bar"])
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_preview_only_run_quits_cleanly(start, tmp_path: Path, key: str, quiet: bool) -> None:
+    """No -o at all (the window is the default, the bare path) and stderr not a terminal, with and without
+    -q: q and Esc end the run with exit 0 and a summary of the frames shown and their capture -> shown latency."""
+    run = start(*(("-q",) if quiet else ()), flags=("--realtime",))
+    run.wait_for_window()
+    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
+    for _ in range(10):  # a key sent to a window without a window manager is lost now and then
+        run.keys(key)
+        try:
+            run.process.wait(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    summary = _summary(stdout)
+    frames, dropped = int(summary[1]), int(summary[3])
+    assert frames >= 1 and frames + dropped < 195, f"the key did not end the run (the clip has 195 frames): {stdout}"
+    assert int(summary[2]) == int(summary[1]) and summary[6] == "preview"
+    assert int(summary[4]) > 0 and int(summary[5]) >= int(summary[4]), f"no capture -> shown latency: {stdout}"
+    assert "error" not in stderr, stderr
+    assert list(tmp_path.glob("std*.txt")) and not [p for p in tmp_path.iterdir() if not p.name.startswith("std")]
+
+
+@needs_x
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "bar"])
+def test_preview_only_run_ends_with_the_clip(start, quiet: bool) -> None:
+    """The clip ends by itself (no key): exit 0, every frame shown or dropped, and a latency."""
+    run = start(*(("-q",) if quiet else ()), video=CLIP_END, flags=("--realtime",))
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    summary = _summary(stdout)
+    frames, dropped = int(summary[1]), int(summary[3])
+    assert frames >= 1 and frames + dropped == 9 and summary[6] == "preview", stdout
+    assert int(summary[4]) > 0, f"no capture -> shown latency: {stdout}"
+
+
+@needs_x
+def test_preview_only_run_on_a_terminal_reports_its_latency(xvfb: str, tmp_path: Path) -> None:
+    """The same with stderr on a terminal (a pty; the progress bar draws there): latency capture -> shown."""
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "run", str(CLIP_END), "--model", "selfie",
+                                    "--realtime"], stdout=subprocess.PIPE, stderr=terminal, text=True, cwd=tmp_path,
+                                   env=_env(xvfb))
+        os.close(terminal)
+        drawn = b""
+        while select.select([controller], [], [], 120)[0]:  # drain the bar; EOF (EIO) when the run exits
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        stdout = process.communicate(timeout=120)[0]
+    finally:
+        os.close(controller)
+    assert process.returncode == 0, drawn.decode(errors="replace")
+    summary = _summary(stdout)
+    assert int(summary[1]) + int(summary[3]) == 9 and summary[6] == "preview", stdout
+    assert int(summary[4]) > 0, f"no capture -> shown latency: {stdout}"
+
+
+@needs_x
+def test_preview_only_file_run_as_in_the_issue(start) -> None:
+    """`stream-mask run clip.mp4 --model selfie -q` on a display: a file (not paced), the window, no -o."""
+    run = start("-q", video=CLIP_END, flags=())
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    assert stdout.startswith("9 frames in ") and stdout.rstrip().endswith("9 model calls -> preview"), stdout
+    assert stderr == ""
 
 
 def _run_without_display(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
