@@ -165,6 +165,16 @@ class Run:
                     return
         pytest.fail(f"space did not {'pause' if paused else 'resume'} the window: {self.err()}")
 
+    def quit_with(self, key: str, tries: int) -> None:
+        """Press `key` until the run ends (a key sent to a window without a window manager is lost now and then)."""
+        for _ in range(tries):
+            self.keys(key)
+            try:
+                self.process.wait(timeout=1)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         try:
             code = self.process.wait(timeout=timeout)
@@ -272,13 +282,7 @@ def test_views_confidence_and_quit(start, tmp_path: Path) -> None:
     assert white(empty) < person / 50
 
     run.set_paused(False)
-    for _ in range(3):  # the file may end meanwhile: then the run ends by itself
-        run.keys("q")
-        try:
-            run.process.wait(timeout=1)
-            break
-        except subprocess.TimeoutExpired:
-            pass
+    run.quit_with("q", tries=3)  # the file may end meanwhile: then the run ends by itself
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
     summary = _summary(stdout)
@@ -361,13 +365,7 @@ def test_preview_only_run_quits_cleanly(start, tmp_path: Path, key: str, quiet: 
     run = start(*(("-q",) if quiet else ()), flags=("--realtime",))
     run.wait_for_window()
     run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
-    for _ in range(10):  # a key sent to a window without a window manager is lost now and then
-        run.keys(key)
-        try:
-            run.process.wait(timeout=1)
-            break
-        except subprocess.TimeoutExpired:
-            pass
+    run.quit_with(key, tries=10)
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
     summary = _summary(stdout)
