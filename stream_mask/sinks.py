@@ -697,8 +697,3 @@ def _refuse_existing_folder(folder: Path, spec: str, overwrite: bool) -> None:
     if foreign:
         raise StreamMaskError(f"output folder {spec} holds more than PNGs ({foreign[0]}): --overwrite replaces a "
                               f"folder as a whole, so choose a new or empty one")
-
-
-def as_fraction(value: float | Fraction) -> Fraction:
-    """Frame rates arrive as floats from the command line; PyAV wants exact fractions."""
-    return value if isinstance(value, Fraction) else Fraction(value).limit_denominator(1001)
