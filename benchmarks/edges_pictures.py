@@ -78,7 +78,7 @@ def pictures(shared: Path, out: Path) -> None:
     small = cv2.resize(conf, (MODEL_WIDTH, round(height * MODEL_WIDTH / width)), interpolation=cv2.INTER_AREA)
     bilinear = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     save(composite(rgb, bilinear > CONFIDENCE), hair, out / "guided_upsample_before.png")
-    save(composite(rgb, edges.guided_upsample(small, rgb) > CONFIDENCE), hair, out / "guided_upsample_after.png")
+    save(composite(rgb, edges.refine_edges(small, rgb) > CONFIDENCE), hair, out / "guided_upsample_after.png")
     # MediaPipe's own full-size plane, before and after snapping its edges.
     save(composite(rgb, conf), hair, out / "refine_edges_before.png")
     save(composite(rgb, edges.refine_edges(conf, rgb)), hair, out / "refine_edges_after.png")
@@ -121,7 +121,7 @@ def timings() -> None:
     specks[rng.random(mask.shape) < 0.001] = 0
     guide = rgb.astype(np.float32) / 255
     cases = [
-        ("guided_upsample(256x144 -> 1280x720)", lambda: edges.guided_upsample(small, rgb)),
+        ("refine_edges(256x144 -> 1280x720)", lambda: edges.refine_edges(small, rgb)),
         ("refine_edges(1280x720)", lambda: edges.refine_edges(conf, rgb)),
         ("  for comparison: cv2.ximgproc.guidedFilter, full size", lambda: cv2.ximgproc.guidedFilter(guide, conf, 8, 1e-3)),
         ("grow(mask, 5)", lambda: edges.grow(mask, 5)),

@@ -2,7 +2,7 @@
 
 Inputs are a frame `rgb` (HxWx3 uint8, the guide), a confidence plane `conf` (HxW float32 in 0..1)
 or a binary mask (HxW uint8 0/255; any non-zero pixel counts as foreground). A pipeline applies them
-in this order: confidence -> `refine_edges` / `guided_upsample` -> threshold -> `remove_islands` ->
+in this order: confidence -> `refine_edges` -> threshold -> `remove_islands` ->
 `fill_holes` -> `shrink` / `grow` -> `feather` (an alpha matte, float32 0..1).
 """
 
@@ -27,8 +27,9 @@ def _fast_guided(p_low: np.ndarray, guide_rgb: np.ndarray, radius: int, eps: flo
     coefficients (a, b) of q = a . I + b are solved there per window (a 3x3 system per pixel, inverted in
     closed form), box-averaged, bilinearly upsampled to the frame and applied to the full-resolution
     guide. Chosen over cv2.ximgproc.guidedFilter at full resolution because only the last step touches
-    full-resolution pixels: at 720p (2 cores) ~12 ms against ~45-60 ms, and the edges still follow the
-    full-resolution frame (the coefficients are smooth; the guide's edges enter at full size).
+    full-resolution pixels (measured 22-26 ms at 720p on 2 cores; `benchmarks/edges_pictures.py` times both),
+    and the edges still follow the full-resolution frame (the coefficients are smooth; the guide's edges
+    enter at full size).
     """
     height, width = guide_rgb.shape[:2]
     low_h, low_w = p_low.shape
@@ -74,29 +75,21 @@ def _working_size(shape: tuple[int, int], scale: int) -> tuple[int, int]:
     return max(1, round(width / scale)), max(1, round(height / scale))
 
 
-def guided_upsample(conf_small: np.ndarray, guide_rgb: np.ndarray, radius: int = DEFAULT_RADIUS,
-                    eps: float = DEFAULT_EPS, scale: int = DEFAULT_SCALE) -> np.ndarray:
-    """A low-resolution confidence (e.g. the model's 256x144) brought to the guide's size along its edges.
+def refine_edges(conf: np.ndarray, guide_rgb: np.ndarray, radius: int = DEFAULT_RADIUS,
+                 eps: float = DEFAULT_EPS, scale: int = DEFAULT_SCALE) -> np.ndarray:
+    """A confidence of any size (the model's 256x144, or a full-resolution plane with blurry, bilinearly
+    upsampled edges) brought to the guide's size with its edges snapped to the frame's.
 
     The confidence is resized to the working size (1/`scale` of the frame), filtered there with the
     frame as a colour guide, and the filter's coefficients are applied at full size (fast guided
-    filter). `radius` is in full-resolution pixels. Returns HxW float32 in [0, 1].
+    filter). `radius` is in full-resolution pixels. For a binary mask, threshold the result as usual.
+    Returns HxW float32 in [0, 1].
     """
     size = _working_size(guide_rgb.shape[:2], scale)
-    conf = np.asarray(conf_small, dtype=np.float32)
+    conf = np.asarray(conf, dtype=np.float32)
     interpolation = cv2.INTER_AREA if conf.shape[1] > size[0] else cv2.INTER_LINEAR
     p_low = cv2.resize(conf, size, interpolation=interpolation) if conf.shape[::-1] != size else conf
     return _fast_guided(p_low, guide_rgb, max(1, round(radius / scale)), eps)
-
-
-def refine_edges(conf: np.ndarray, guide_rgb: np.ndarray, radius: int = DEFAULT_RADIUS,
-                 eps: float = DEFAULT_EPS, scale: int = DEFAULT_SCALE) -> np.ndarray:
-    """A full-resolution confidence with its blurry (bilinearly upsampled) edges snapped to the frame's.
-
-    Same filter as `guided_upsample`; for a binary mask, threshold the result as usual.
-    Returns HxW float32 in [0, 1].
-    """
-    return guided_upsample(conf, guide_rgb, radius, eps, scale)
 
 
 def _foreground(mask: np.ndarray) -> np.ndarray:

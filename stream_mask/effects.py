@@ -1,7 +1,7 @@
 """Pure array operations for composites and overlays: effect layers, alpha blending, part tints.
 
-No model and no I/O beyond reading the one image of an `image:PATH` effect, so everything here is
-tested on synthetic arrays. Frames are HxWx3 uint8 RGB; a matte `alpha` is HxW float32 in 0..1 with
+No model and no I/O (the caller reads the image of an `image:PATH` effect: `outputs.open_effect`), so
+everything here is tested on synthetic arrays. Frames are HxWx3 uint8 RGB; a matte `alpha` is HxW float32 in 0..1 with
 1 on the selected parts.
 """
 
@@ -10,13 +10,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import StreamMaskError
-from .sources import read_image
 
 EFFECT_FORMS = (
     "blur, blur:STRENGTH, color:#rrggbb, color:NAME (green, blue, black, white), image:PATH, video:PATH, desaturate"
@@ -77,7 +75,7 @@ class Effect:
     strength: float = DEFAULT_BLUR
     colour: tuple[int, int, int] = (0, 0, 0)
     path: str | None = None
-    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # RGB, as read
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # RGB, as read by the caller
     _cache: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def background(self, rgb: np.ndarray, alpha: np.ndarray | None = None, invert: bool = False) -> np.ndarray:
@@ -105,7 +103,7 @@ class Effect:
             layer = self._cache.get((height, width))
             if layer is None:
                 if self.image is None:
-                    self.image = read_image(Path(self.path or ""))
+                    raise StreamMaskError(f"the image background {self.path!r} is read by the caller, not here")
                 layer = cover_resize(self.image, height, width)
                 self._cache = {(height, width): layer}
             return layer
@@ -121,8 +119,7 @@ class Effect:
 def parse_effect(spec: str) -> Effect:
     """A CLI effect string as an Effect; a bad one raises StreamMaskError listing the valid forms.
 
-    `image:PATH` reads the image now, so a missing or unreadable file fails before any frame is
-    processed.
+    An `image:PATH` effect comes back without its image: the caller reads it (`outputs.open_effect`).
     """
     kind, sep, arg = spec.strip().partition(":")
     kind = kind.strip().lower()
@@ -146,7 +143,7 @@ def parse_effect(spec: str) -> Effect:
             raise _bad(spec, "missing PATH")
         if kind == "video":
             return Effect("video", path=arg.strip())
-        return Effect("image", path=arg.strip(), image=read_image(Path(arg.strip())))
+        return Effect("image", path=arg.strip())
     if kind == "desaturate" and not sep:
         return Effect("desaturate")
     raise _bad(spec)

@@ -10,7 +10,6 @@ nowhere, it is downloaded into the cache with pooch (temp file, hash check, atom
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -113,15 +112,6 @@ class ModelStatus:
         return self.info.name
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file (16 MB takes a few tens of ms, so no caching)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:  # hashlib.file_digest is 3.11+; the project supports 3.10
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cache_dir() -> Path:
     """The user cache directory for models; read at call time so XDG_CACHE_HOME changes apply."""
     return Path(pooch.os_cache("stream-mask")).expanduser()
@@ -152,7 +142,7 @@ def _find(info: ModelInfo, model_dir: str | os.PathLike | None) -> ModelStatus:
     for source, d in _search_dirs(model_dir):
         path = d / info.filename
         if path.is_file():
-            state = VERIFIED if file_sha256(path) == info.sha256 else MISMATCH
+            state = VERIFIED if pooch.file_hash(path, alg="sha256") == info.sha256 else MISMATCH
             return ModelStatus(info, state, path, source)
     return ModelStatus(info, MISSING, cache_dir() / info.filename, "cache")
 
@@ -170,7 +160,7 @@ def _put_hint(info: ModelInfo, model_dir: str | os.PathLike | None) -> str:
 
 def _mismatch_error(info: ModelInfo, path: Path) -> StreamMaskError:
     return StreamMaskError(
-        f"model file {path} has sha256 {file_sha256(path)}, expected {info.sha256} "
+        f"model file {path} has sha256 {pooch.file_hash(path, alg='sha256')}, expected {info.sha256} "
         f"for the '{info.name}' model: replace it with {info.url} or remove it"
     )
 
@@ -284,7 +274,7 @@ def _resolve_path(spec: str) -> ResolvedModel:
         raise StreamMaskError(f"model path {path} is not a file")
     if path.suffix not in MODEL_SUFFIXES:
         raise StreamMaskError(f"model file {path} is not a .tflite or .task file")
-    sha256 = file_sha256(path)
+    sha256 = pooch.file_hash(path, alg="sha256")
     # An official model given by path is still that model (same labels, same part names).
     info = next((known for known in REGISTRY.values() if known.sha256 == sha256), None)
     return ResolvedModel(info.name if info else path.stem, path, info, sha256)

@@ -15,9 +15,10 @@ import numpy as np
 from . import edges, effects, masks
 from .config import Finish, OutputSpec
 from .errors import StreamMaskError
+from .frames import Frame, SourceInfo
 from .parts import Part
 from .sinks import Sink, open_sink
-from .sources import Frame, SourceInfo, VideoFileSource
+from .sources import VideoFileSource, read_image
 
 LOSSY_EXTENSIONS = (".mp4", ".mov", ".webm")  # class indices must survive exactly: labels refuse these
 
@@ -116,7 +117,7 @@ class CompositeOutput(Output):
 
     def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
         super().__init__(spec, parts, confidence, finish)
-        self.effect = effects.parse_effect(spec.effect or "blur")
+        self.effect = open_effect(spec.effect or "blur")
         self._video = _LoopingVideo(self.effect.path) if self.effect.kind == "video" else None
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
@@ -182,6 +183,15 @@ def make_output(spec: OutputSpec, parts: list[Part], confidence: float, finish: 
     if kind == "labels":
         parts = [Part(label, index) for index, label in enumerate(labels)]
     return KIND_CLASSES[kind](spec, parts, confidence, finish)
+
+
+def open_effect(spec: str) -> effects.Effect:
+    """The effect of a CLI string, with the image of an `image:PATH` effect read now, so that a missing or
+    unreadable file fails before any frame is processed (a `video:PATH` one is decoded by its output)."""
+    effect = effects.parse_effect(spec)
+    if effect.kind == "image":
+        effect.image = read_image(Path(effect.path or ""))
+    return effect
 
 
 class _LoopingVideo:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
+from .frames import Frame, Source, SourceInfo
 from .landmarks import FaceParts, PartModels  # face-landmark parts
 from .models import ResolvedModel, resolve_model
 from .outputs import FrameMattes, Output, make_output
@@ -37,7 +38,7 @@ from .publish import reason
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe
 from .sinks import is_virtualcam
-from .sources import Frame, Source, SourceInfo, open_source
+from .sources import open_source
 from .stops import StopRequest
 from .temporal import Stabiliser
 

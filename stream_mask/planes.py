@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .frames import Frame
 from .landmarks import PartModels
 from .segmenter import Refiner
-from .sources import Frame
 from .temporal import Stabiliser
 
 

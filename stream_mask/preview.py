@@ -23,9 +23,9 @@ import numpy as np
 from . import effects
 from .config import Finish
 from .errors import StreamMaskError
-from .outputs import FrameMattes, Output
+from .frames import Frame
+from .outputs import FrameMattes, Output, open_effect
 from .parts import Part
-from .sources import Frame
 
 VIEWS = ("composite", "mask", "overlay", "cutout")
 CONFIDENCE_STEP = 0.05
@@ -61,7 +61,7 @@ class PreviewWindow:
         self.parts = list(parts)
         self.confidence = confidence
         self.view = VIEWS[0]
-        self.effect = effects.parse_effect(effect or "blur")
+        self.effect = open_effect(effect or "blur")
         self.finish = finish  # the outputs' edge clean-up, so that the window shows what they get
         self.show_stats = False
         self.show_help = False

@@ -15,9 +15,9 @@ import av
 
 from .config import OutputSpec, RunConfig
 from .errors import StreamMaskError
+from .frames import SourceInfo
 from .models import ResolvedModel
 from .publish import partial_path, reason
-from .sources import SourceInfo
 
 PACKAGES = ("stream-mask", "mediapipe", "av", "numpy", "opencv-contrib-python")
 SEQUENCE_SIDECAR = "stream_mask.json"  # inside a PNG folder, where NAME.json would read as one more frame

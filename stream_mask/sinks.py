@@ -25,10 +25,11 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
 from .errors import StreamMaskError
+from .frames import Frame, SourceInfo
 from .publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
                       reason, refuse_input)
 from .sidecar import SEQUENCE_SIDECAR, write_sidecar
-from .sources import IMAGE_EXTENSIONS, Frame, SourceInfo
+from .sources import IMAGE_EXTENSIONS
 
 
 PICTURES = ("gray", "rgb", "rgba")  # what a sink's write() takes: HxW, HxWx3 RGB, HxWx4 RGBA (straight alpha)
@@ -696,8 +697,3 @@ def _refuse_existing_folder(folder: Path, spec: str, overwrite: bool) -> None:
     if foreign:
         raise StreamMaskError(f"output folder {spec} holds more than PNGs ({foreign[0]}): --overwrite replaces a "
                               f"folder as a whole, so choose a new or empty one")
-
-
-def as_fraction(value: float | Fraction) -> Fraction:
-    """Frame rates arrive as floats from the command line; PyAV wants exact fractions."""
-    return value if isinstance(value, Fraction) else Fraction(value).limit_denominator(1001)

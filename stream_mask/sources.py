@@ -23,7 +23,6 @@ import stat
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import cv2
 import numpy as np
 
 from .errors import StreamMaskError
+from .frames import Frame, Source, SourceInfo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none
@@ -45,78 +45,6 @@ PUSHED_SCHEMES = ("rtsp", "rtsps", "udp", "tcp", "srt", "rtmp")  # live unless -
 STREAM_TIMEOUT = 10.0  # seconds a network stream may take to open, or to deliver more data, before we give up
 CAMERA_PREFIX = "camera:"
 DEFAULT_CAMERA_FPS = Fraction(30)  # assumed when a camera does not report its frame rate
-
-
-@dataclass
-class Frame:
-    """One decoded picture: true RGB pixels plus the timestamp it had in the source."""
-
-    rgb: np.ndarray  # HxWx3 uint8, RGB order
-    index: int  # 0-based position in the source
-    pts: int  # presentation time in `time_base` units
-    time_base: Fraction
-    name: str = ""  # stem of the image file, for image sources
-    captured: float = 0.0  # time.monotonic() when read from the device / decoded / released by pacing
-
-    @property
-    def seconds(self) -> float:
-        return float(self.pts * self.time_base)
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """What sinks need to mirror the input: size, timing and the audio stream, if any."""
-
-    description: str  # a path or a spec, for messages
-    width: int
-    height: int
-    fps: Fraction
-    time_base: Fraction
-    frame_count: int | None  # None when unknown (e.g. a stream)
-    audio: av.audio.stream.AudioStream | None = None
-    is_image: bool = False  # one still picture, or a set of them
-    # How players must show the video, read from its first decoded frame: the counter-clockwise rotation of its
-    # display matrix (phone videos: 90, -90, 180), and the matrix itself (9 ints, FFmpeg's layout; it also holds
-    # flips), which sinks copy onto every output video so masks line up with the input in players and editors.
-    rotation: int = 0
-    display_matrix: tuple[int, ...] | None = None
-    # The input's colour tags (FFmpeg enum values, 0 or 2 when unspecified). Decoding to RGB honours its matrix
-    # and range; the primaries and transfer describe the RGB values themselves, which outputs pass through.
-    color_primaries: int = 0
-    color_trc: int = 0
-    colorspace: int = 0
-    color_range: int = 0
-    # Frames arrive in real time (camera, network stream, paced file): drop stale frames rather than queue them.
-    live: bool = False
-    # A human line on what a camera actually gave, e.g. "camera:0 gave 1280x720 at 30 fps (asked 1920x1080 at 60)".
-    report: str = ""
-    # The input's files on disk (a video file, the images of a folder or glob): no output may replace them.
-    files: tuple[str, ...] = ()
-
-
-class Source:
-    """Iterable of `Frame`s and, interleaved with them, audio `av.Packet`s."""
-
-    info: SourceInfo
-    # Set when a live source stopped before its end (camera unplugged, stream broke off): say "camera lost".
-    ended_early: bool = False
-    # Damaged input left out (video packets that do not decode, image files that cannot be read), what they are
-    # (plural, for the summary and sidecar), and one line per thing the user should hear about.
-    skipped: int = 0
-    skipped_what: str = "damaged packets"
-    warnings: tuple[str, ...] = ()
-
-    def __iter__(self) -> Iterator[Frame | av.Packet]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the file handles; safe to call twice."""
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class VideoFileSource(Source):

@@ -17,6 +17,7 @@ from stream_mask.effects import (
     parse_effect,
 )
 from stream_mask.errors import StreamMaskError
+from stream_mask.outputs import open_effect
 
 RNG = np.random.default_rng(11)
 H, W = 48, 64
@@ -97,9 +98,9 @@ def test_bad_specs_raise_one_line_listing_the_forms(text):
         assert form in message
 
 
-def test_missing_image_fails_at_parse_time(tmp_path):
+def test_missing_image_fails_when_the_effect_is_opened(tmp_path):
     with pytest.raises(StreamMaskError, match="cannot read"):
-        parse_effect(f"image:{tmp_path / 'nope.png'}")
+        open_effect(f"image:{tmp_path / 'nope.png'}")
 
 
 def test_image_is_cover_resized_and_centre_cropped(tmp_path):
@@ -110,7 +111,7 @@ def test_image_is_cover_resized_and_centre_cropped(tmp_path):
     rgb[:, 75:] = (0, 0, 255)
     path = tmp_path / "bg.png"
     assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    effect = parse_effect(f"image:{path}")
+    effect = open_effect(f"image:{path}")
     layer = effect.background(frame(64, 64))
     assert layer.shape == (64, 64, 3)
     # Scaled to 128x64 (height fills), the centre 64 columns are the green middle half: no bars, no stretch.
