@@ -340,7 +340,7 @@ def _close_like_a_window_manager(display: str, window: int) -> None:
 def test_closing_the_window_ends_the_run_cleanly(start, tmp_path: Path) -> None:
     run = start("-o", "out.mkv")
     run.wait_for_window()
-    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
+    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame", timeout=60)  # slow first paints on busy CI
     _close_like_a_window_manager(run.display, int(run.window))
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
@@ -364,7 +364,7 @@ def test_preview_only_run_quits_cleanly(start, tmp_path: Path, key: str, quiet: 
     -q: q and Esc end the run with exit 0 and a summary of the frames shown and their capture -> shown latency."""
     run = start(*(("-q",) if quiet else ()), flags=("--realtime",))
     run.wait_for_window()
-    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame")
+    run.wait_for_view(lambda picture: coloured(picture) > 0.05, "the first frame", timeout=60)  # slow first paints on busy CI
     run.quit_with(key, tries=10)
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
