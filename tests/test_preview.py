@@ -32,7 +32,10 @@ SUMMARY = re.compile(r"^(\d+) frames in [\d.]+ s \([\d.]+ fps\), (\d+) model cal
 
 needs_x = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
                              reason="Xvfb and xdotool are needed (Debian packages xvfb, xdotool)")
-pytestmark = needs_shared
+# A real window on a virtual X server, screenshots from another process and keys through xdotool: now and then
+# a paint or a key is lost on a busy machine (seen once in a CI-like run: no frame shown within 15 s). Such a
+# test is run again, up to twice, before it counts as failed (pytest-rerunfailures).
+pytestmark = [needs_shared, pytest.mark.flaky(reruns=2, reruns_delay=1)]
 
 
 def _env(display: str | None) -> dict[str, str]:
