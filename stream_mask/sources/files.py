@@ -32,8 +32,8 @@ import av.sidedata.sidedata
 import cv2
 import numpy as np
 
-from .errors import StreamMaskError
-from .frames import Frame, Source, SourceInfo
+from ..errors import StreamMaskError
+from ..frames import Frame, Source, SourceInfo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none
