@@ -23,7 +23,11 @@ import pytest
 from conftest import MEDIA, needs_shared
 from stream_mask.errors import StreamMaskError
 from stream_mask.frames import Frame
-from stream_mask.sources.files import CameraSource, MirroredSource, PacedSource, VideoFileSource, open_source, open_stream
+from stream_mask.sources import open_source
+from stream_mask.sources.cameras import CameraSource
+from stream_mask.sources.files import VideoFileSource
+from stream_mask.sources.streams import open_stream
+from stream_mask.sources.wrappers import MirroredSource, PacedSource
 
 CLIP = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames, 320x192, 12 fps
 
