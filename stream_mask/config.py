@@ -30,6 +30,9 @@ class Finish:
 CONFIDENCE_MIN, CONFIDENCE_MAX = 0.01, 1.0  # the original node's range
 DEFAULT_CONFIDENCE = 0.40
 DEFAULT_MODEL = "multiclass"
+DEFAULT_SMOOTHING = 0.7  # --smooth without a strength, and every live input without --smooth
+DEFAULT_REFINE_PASSES = 1  # --refine without a number
+DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 ALPHA_EXTENSIONS = (".mov", ".webm")  # containers people use for video with transparency
@@ -89,7 +92,7 @@ class RunConfig:
     preview: bool = False  # show the live preview window (see preview.py)
     preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
     preview_effect: str | None = None
-    faces: int = 1  # face-landmark parts: at most this many faces (MediaPipe's num_faces; its default is 1)
+    faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
 
     def __post_init__(self) -> None:
         check_confidence(self.confidence)
@@ -103,6 +106,13 @@ class RunConfig:
             raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
             raise StreamMaskError("no output: give -o OUTPUT or --preview")
+
+    def smoothing(self, live: bool) -> float:
+        """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,
+        streams, --realtime: steadier masks) and off for files (the exact per-frame rule)."""
+        if self.smooth is not None:
+            return self.smooth
+        return DEFAULT_SMOOTHING if live else 0.0
 
 
 def check_confidence(value: float) -> float:
