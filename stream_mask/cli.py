@@ -76,6 +76,17 @@ def preview_choices(args: argparse.Namespace) -> dict[str, object]:
     return {"preview_parts": pending.get("parts"), "preview_effect": pending.get("effect")}
 
 
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The settings of a parsed `run` command line."""
+    return RunConfig(
+        input=args.input, outputs=output_specs(args), confidence=args.confidence,
+        model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+        realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+        preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces,
+        **preview_choices(args),
+    )
+
+
 def _finish(args: argparse.Namespace) -> Finish:
     return Finish(guided=args.edges == "guided", min_island=args.min_island, fill_holes=args.fill_holes,
                   shrink=args.shrink, grow=args.grow, feather=args.feather)
@@ -202,13 +213,7 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
             return 0
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
-        config = RunConfig(
-            input=args.input, outputs=output_specs(args), confidence=args.confidence,
-            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-            realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-            preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
-        )
-        stats = run(config, stop)
+        stats = run(run_config(args), stop)
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import StreamMaskError
 
@@ -113,6 +115,53 @@ class RunConfig:
         if self.smooth is not None:
             return self.smooth
         return DEFAULT_SMOOTHING if live else 0.0
+
+
+# RunConfig fields that do not shape what an output holds, so its settings leave them out: how the run is watched
+# (progress; the preview window, and what it starts with when there is no -o), whether an existing output may be
+# replaced (overwrite), and where the model file was looked for (model_dir: the sidecar's model name and sha256 say
+# which model made it). `outputs` is not one setting either: each output's settings hold its own fields instead.
+UNRECORDED_FIELDS = ("progress", "overwrite", "preview", "preview_parts", "preview_effect", "model_dir")
+
+
+def to_settings(config: RunConfig, output: OutputSpec) -> dict[str, Any]:
+    """What made `output`, as plain JSON values: every RunConfig field but `outputs` and UNRECORDED_FIELDS (`finish`
+    as a dict), then the output's own fields with its kind made explicit. One flat schema for sidecars and config
+    files; `from_settings` reads it back. Pass `output` with its parts resolved, so that no default is left."""
+    settings = {field.name: _plain(getattr(config, field.name)) for field in fields(RunConfig)
+                if field.name != "outputs" and field.name not in UNRECORDED_FIELDS}
+    settings.update({field.name: _plain(getattr(output, field.name)) for field in fields(OutputSpec)})
+    settings["kind"] = output.resolved_kind()
+    return settings
+
+
+def from_settings(settings: Mapping[str, Any]) -> RunConfig:
+    """The run `to_settings` described, with that one output (what it leaves out takes its default)."""
+    run_names = {field.name for field in fields(RunConfig)} - {"outputs", *UNRECORDED_FIELDS}
+    output_names = {field.name for field in fields(OutputSpec)}
+    _known(settings, run_names | output_names, "setting")
+    _known(settings.get("finish") or {}, {field.name for field in fields(Finish)}, "finish setting")
+    for name in ("input", "path"):
+        if name not in settings:
+            raise StreamMaskError(f"the settings name no {name}")
+    values = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
+    output = OutputSpec(**{name: value for name, value in values.items() if name in output_names})
+    run = {name: value for name, value in values.items() if name in run_names}
+    run["finish"] = Finish(**(run.get("finish") or {}))
+    return RunConfig(outputs=(output,), **run)
+
+
+def _plain(value: Any) -> Any:
+    """A setting as JSON holds it: a dataclass as a dict, a tuple as a list."""
+    if is_dataclass(value):
+        return asdict(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _known(given: Mapping[str, Any], names: set[str], what: str) -> None:
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise StreamMaskError(f"unknown {what} {unknown[0]!r}: known are {', '.join(sorted(names))}")
 
 
 def check_confidence(value: float) -> float:
