@@ -1,4 +1,7 @@
-"""The settings of one run, validated once, then passed one way through the pipeline."""
+"""The settings of one run, validated once, then passed one way through the pipeline.
+
+Every default and limit of a setting is written here once: the command line, the library and the sidecar read
+them from here. `to_settings` / `from_settings` are the flat schema a sidecar records a run in."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ rather than queue them. Every frame records `captured`, the `time.monotonic()` a
 for latency. Damaged input is skipped, as FFmpeg does (a packet that does not decode, an unreadable image in a
 set): `Source.skipped` counts it and `Source.warnings` says what was left out, for the summary and sidecar.
 
-A new family is one module (a test `takes(INPUT) -> bool` and an `open(INPUT, **requests) -> Source`) and one
-`register` line below, in precedence order.
+A new family is one module (a function that tells its INPUTs, `takes(INPUT) -> bool`, and one that opens them,
+`open(INPUT, **requests) -> Source`) and one `register_source` line below, in precedence order.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class SourceFamily:
     """One family of inputs: which INPUTs it takes, how it opens one, and which requests apply to it."""
 
     name: str
-    takes: Callable[[str], bool]  # is INPUT one of ours? Asked in precedence order: the first family that says so opens it
+    takes: Callable[[str], bool]  # is INPUT ours? The first family (in precedence order) that says so opens it
     open: Callable[..., Source]  # open(INPUT, **requests), given only the requests below that the user made
     requests: tuple[str, ...] = ()  # of "size", "fps" (--size, --fps) and "live" (--live / --no-live)
 
@@ -47,16 +47,16 @@ class SourceFamily:
 FAMILIES: list[SourceFamily] = []
 
 
-def register(family: SourceFamily) -> None:
+def register_source(family: SourceFamily) -> None:
     """Add a family of inputs, asked after every family registered before it."""
     FAMILIES.append(family)
 
 
 # Precedence order. A video file is the last resort: it takes anything, and says so when INPUT does not exist.
-register(SourceFamily("camera", is_camera_spec, open_camera, requests=("size", "fps")))
-register(SourceFamily("network stream", is_stream_url, open_stream, requests=("live",)))
-register(SourceFamily("images", is_image_input, open_images))
-register(SourceFamily("video file", is_video_input, open_video_file))
+register_source(SourceFamily("camera", is_camera_spec, open_camera, requests=("size", "fps")))
+register_source(SourceFamily("network stream", is_stream_url, open_stream, requests=("live",)))
+register_source(SourceFamily("images", is_image_input, open_images))
+register_source(SourceFamily("video file", is_video_input, open_video_file))
 
 
 def open_source(spec: str, realtime: bool = False, size: tuple[int, int] | None = None, fps: float | None = None,
