@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import (DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES, DEFAULT_SMOOTHING, KINDS, Finish,
-                     OutputSpec, RunConfig, parse_parts)
+from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES,
+                     DEFAULT_SMOOTHING, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .stops import StopRequest
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     output_options.add_argument("--invert", action=_OutputOption, nargs=0,
                                 help="apply the effect to the selected parts instead of everything else")
     run.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
-                     help=f"a pixel is masked when a part's confidence is above this, 0.01 to 1.0 (default {DEFAULT_CONFIDENCE})")
+                     help=f"a pixel is masked when a part's confidence is above this, {CONFIDENCE_MIN} to "
+                          f"{CONFIDENCE_MAX} (default {DEFAULT_CONFIDENCE})")
     run.add_argument("--model", default=DEFAULT_MODEL,
                      help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
