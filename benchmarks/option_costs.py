@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from stream_mask import edges, masks
+from stream_mask.config import DEFAULT_SMOOTHING
 from stream_mask.effects import overlay, parse_effect
 from stream_mask.parts import available_parts
 from stream_mask.segmenter import Refiner, Segmenter
@@ -54,7 +55,7 @@ def main() -> None:
     with Refiner.for_labels(model, ["selfie"], 0.4) as refiner:
         refine = median_ms(lambda i: refiner.refine(frames[i], [confs[i]], 20_000 + 40 * i), n)
         crops = refiner.calls / n  # a crop per person far from the others
-    stabiliser = Stabiliser(0.7, person)
+    stabiliser = Stabiliser(DEFAULT_SMOOTHING, person)
     alphas = [c.astype(np.float32) for c in confs]
     blur, green = parse_effect("blur"), parse_effect("color:#00ff00")
     costs = {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import masks
-from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, check_confidence
+from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, check_confidence
 from .errors import StreamMaskError
 from .models import resolve_model
 from .parts import LANDMARK_PARTS, is_landmark_only, resolve_parts
@@ -46,7 +46,7 @@ def parts_from_flags(
 class MaskGenerator:
     """A segmentation model kept open across batches; close it (or use `with`) when done."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None, faces: int = 1,
+    def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None, faces: int = DEFAULT_FACES,
                  segment: bool = True) -> None:
         """`faces`: at most this many faces for the face-landmark parts. `segment=False`: no segmentation
         model at all, only the face-landmark parts (then `model` is the face landmarker)."""
@@ -131,7 +131,7 @@ def generate_masks(
     model_dir: str | os.PathLike | None = None,
     soft: bool = False,
     refine: bool = False,
-    faces: int = 1,
+    faces: int = DEFAULT_FACES,
 ) -> np.ndarray:
     """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model.
 

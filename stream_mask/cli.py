@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_CONFIDENCE, DEFAULT_MODEL, KINDS, Finish, OutputSpec, RunConfig, parse_parts
+from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES,
+                     DEFAULT_SMOOTHING, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .stops import StopRequest
@@ -75,6 +76,17 @@ def preview_choices(args: argparse.Namespace) -> dict[str, object]:
     return {"preview_parts": pending.get("parts"), "preview_effect": pending.get("effect")}
 
 
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The settings of a parsed `run` command line."""
+    return RunConfig(
+        input=args.input, outputs=output_specs(args), confidence=args.confidence,
+        model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
+        realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
+        preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces,
+        **preview_choices(args),
+    )
+
+
 def _finish(args: argparse.Namespace) -> Finish:
     return Finish(guided=args.edges == "guided", min_island=args.min_island, fill_holes=args.fill_holes,
                   shrink=args.shrink, grow=args.grow, feather=args.feather)
@@ -130,36 +142,43 @@ def build_parser() -> argparse.ArgumentParser:
     output_options.add_argument("--invert", action=_OutputOption, nargs=0,
                                 help="apply the effect to the selected parts instead of everything else")
     run.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
-                     help=f"a pixel is masked when a part's confidence is above this, 0.01 to 1.0 (default {DEFAULT_CONFIDENCE})")
+                     help=f"a pixel is masked when a part's confidence is above this, {CONFIDENCE_MIN} to "
+                          f"{CONFIDENCE_MAX} (default {DEFAULT_CONFIDENCE})")
     run.add_argument("--model", default=DEFAULT_MODEL,
                      help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
     run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
-    run.add_argument("--refine", type=int, nargs="?", const=1, default=0, metavar="PASSES",
+    run.add_argument("--refine", type=int, nargs="?", const=DEFAULT_REFINE_PASSES, default=RunConfig.refine,
+                     metavar="PASSES",
                      help="another pass on a crop around the people (bounding box + 20%%), pasted back: better masks "
-                          "of small or distant people; PASSES (default 1) repeats it around each result")
-    run.add_argument("--faces", type=int, default=1, metavar="N",
+                          f"of small or distant people; PASSES (default {DEFAULT_REFINE_PASSES}) repeats it around "
+                          "each result")
+    run.add_argument("--faces", type=int, default=RunConfig.faces, metavar="N",
                      help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
-                          "left_iris, right_iris, lips, mouth): mask up to N faces (default 1)")
-    run.add_argument("--smooth", type=float, nargs="?", const=0.7, default=None, metavar="STRENGTH",
+                          f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
+    run.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING, default=RunConfig.smooth,
+                     metavar="STRENGTH",
                      help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
-                          "default 0.7 when given): steadier masks; on for cameras/streams/--realtime, off for files")
+                          f"default {DEFAULT_SMOOTHING:g} when given): steadier masks; on for cameras/streams/"
+                          "--realtime, off for files")
     finish = run.add_argument_group("edges and shape (every output; see the pictures in the README)")
-    finish.add_argument("--edges", choices=("none", "guided"), default="none",
+    finish.add_argument("--edges", choices=("none", "guided"), default="guided" if Finish.guided else "none",
                         help="guided: snap mask edges to the frame's own edges (fast guided filter) before the threshold")
-    finish.add_argument("--min-island", type=int, default=0, metavar="AREA", help="remove specks smaller than AREA pixels")
-    finish.add_argument("--fill-holes", type=int, default=0, metavar="AREA", help="fill enclosed holes up to AREA pixels")
-    finish.add_argument("--shrink", type=int, default=0, metavar="PX", help="erode the mask by PX pixels")
-    finish.add_argument("--grow", type=int, default=0, metavar="PX", help="dilate the mask by PX pixels")
-    finish.add_argument("--feather", type=int, default=0, metavar="PX", help="soft edge about PX pixels wide")
+    finish.add_argument("--min-island", type=int, default=Finish.min_island, metavar="AREA",
+                        help="remove specks smaller than AREA pixels")
+    finish.add_argument("--fill-holes", type=int, default=Finish.fill_holes, metavar="AREA",
+                        help="fill enclosed holes up to AREA pixels")
+    finish.add_argument("--shrink", type=int, default=Finish.shrink, metavar="PX", help="erode the mask by PX pixels")
+    finish.add_argument("--grow", type=int, default=Finish.grow, metavar="PX", help="dilate the mask by PX pixels")
+    finish.add_argument("--feather", type=int, default=Finish.feather, metavar="PX", help="soft edge about PX pixels wide")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     live = run.add_argument_group("live (cameras, streams, --realtime)")
     live.add_argument("--realtime", action="store_true",
                       help="pace a video file at its own frame rate and drop stale frames, like a camera")
-    live.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
+    live.add_argument("--live", action=argparse.BooleanOptionalAction, default=RunConfig.live,
                       help="a network stream is live (drop stale frames, smooth by default) or, with --no-live, read "
                            "like a file (every frame). Default: rtsp/udp/srt/rtmp are live; http(s) is live unless "
                            "FFmpeg knows its duration (a video file, a finished HLS playlist)")
-    live.add_argument("--every", type=int, default=1, metavar="N",
+    live.add_argument("--every", type=int, default=RunConfig.every, metavar="N",
                       help="run the model on every Nth frame and reuse its masks in between (slow machines)")
     live.add_argument("--size", type=_size, help="camera: ask for this size, e.g. 1280x720")
     live.add_argument("--fps", type=float, help="camera: ask for this frame rate")
@@ -195,13 +214,7 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
             return 0
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
-        config = RunConfig(
-            input=args.input, outputs=output_specs(args), confidence=args.confidence,
-            model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-            realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-            preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces, **preview_choices(args),
-        )
-        stats = run(config, stop)
+        stats = run(run_config(args), stop)
     except StreamMaskError as error:
         print(f"stream-mask: error: {error}", file=sys.stderr)
         return 1

@@ -1,9 +1,14 @@
-"""The settings of one run, validated once, then passed one way through the pipeline."""
+"""The settings of one run, validated once, then passed one way through the pipeline.
+
+Every default and limit of a setting is written here once: the command line, the library and the sidecar read
+them from here. `to_settings` / `from_settings` are the flat schema a sidecar records a run in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import StreamMaskError
 
@@ -30,6 +35,9 @@ class Finish:
 CONFIDENCE_MIN, CONFIDENCE_MAX = 0.01, 1.0  # the original node's range
 DEFAULT_CONFIDENCE = 0.40
 DEFAULT_MODEL = "multiclass"
+DEFAULT_SMOOTHING = 0.7  # --smooth without a strength, and every live input without --smooth
+DEFAULT_REFINE_PASSES = 1  # --refine without a number
+DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 ALPHA_EXTENSIONS = (".mov", ".webm")  # containers people use for video with transparency
@@ -89,7 +97,7 @@ class RunConfig:
     preview: bool = False  # show the live preview window (see preview.py)
     preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
     preview_effect: str | None = None
-    faces: int = 1  # face-landmark parts: at most this many faces (MediaPipe's num_faces; its default is 1)
+    faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
 
     def __post_init__(self) -> None:
         check_confidence(self.confidence)
@@ -103,6 +111,60 @@ class RunConfig:
             raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
             raise StreamMaskError("no output: give -o OUTPUT or --preview")
+
+    def smoothing(self, live: bool) -> float:
+        """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,
+        streams, --realtime: steadier masks) and off for files (the exact per-frame rule)."""
+        if self.smooth is not None:
+            return self.smooth
+        return DEFAULT_SMOOTHING if live else 0.0
+
+
+# RunConfig fields that do not shape what an output holds, so its settings leave them out: how the run is watched
+# (progress; the preview window, and what it starts with when there is no -o), whether an existing output may be
+# replaced (overwrite), and where the model file was looked for (model_dir: the sidecar's model name and sha256 say
+# which model made it). `outputs` is not one setting either: each output's settings hold its own fields instead.
+UNRECORDED_FIELDS = ("progress", "overwrite", "preview", "preview_parts", "preview_effect", "model_dir")
+
+
+def to_settings(config: RunConfig, output: OutputSpec) -> dict[str, Any]:
+    """What made `output`, as plain JSON values: every RunConfig field but `outputs` and UNRECORDED_FIELDS (`finish`
+    as a dict), then the output's own fields with its kind made explicit. One flat schema for sidecars and config
+    files; `from_settings` reads it back. Pass `output` with its parts resolved, so that no default is left."""
+    settings = {field.name: _plain(getattr(config, field.name)) for field in fields(RunConfig)
+                if field.name != "outputs" and field.name not in UNRECORDED_FIELDS}
+    settings.update({field.name: _plain(getattr(output, field.name)) for field in fields(OutputSpec)})
+    settings["kind"] = output.resolved_kind()
+    return settings
+
+
+def from_settings(settings: Mapping[str, Any]) -> RunConfig:
+    """The run `to_settings` described, with that one output (what it leaves out takes its default)."""
+    run_names = {field.name for field in fields(RunConfig)} - {"outputs", *UNRECORDED_FIELDS}
+    output_names = {field.name for field in fields(OutputSpec)}
+    _known(settings, run_names | output_names, "setting")
+    _known(settings.get("finish") or {}, {field.name for field in fields(Finish)}, "finish setting")
+    for name in ("input", "path"):
+        if name not in settings:
+            raise StreamMaskError(f"the settings name no {name}")
+    values = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
+    output = OutputSpec(**{name: value for name, value in values.items() if name in output_names})
+    run = {name: value for name, value in values.items() if name in run_names}
+    run["finish"] = Finish(**(run.get("finish") or {}))
+    return RunConfig(outputs=(output,), **run)
+
+
+def _plain(value: Any) -> Any:
+    """A setting as JSON holds it: a dataclass as a dict, a tuple as a list."""
+    if is_dataclass(value):
+        return asdict(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _known(given: Mapping[str, Any], names: set[str], what: str) -> None:
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise StreamMaskError(f"unknown {what} {unknown[0]!r}: known are {', '.join(sorted(names))}")
 
 
 def check_confidence(value: float) -> float:

@@ -30,11 +30,11 @@ from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import face_landmarker
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
+from .config import DEFAULT_FACES
 from .errors import StreamMaskError
 from .parts import LANDMARK_PARTS
 from .segmenter import Segmenter, quiet_native_stderr
 
-DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 _C = face_landmarker.FaceLandmarksConnections
 _OUTER_LIP, _INNER_LIP = 61, 78  # a landmark on each lip contour (the mouth corners)

@@ -18,7 +18,8 @@ from .errors import StreamMaskError
 from .frames import Frame, SourceInfo
 from .parts import Part
 from .sinks import Sink, open_sink
-from .sources import VideoFileSource, read_image
+from .sources.files import VideoFileSource
+from .sources.images import read_image
 
 LOSSY_EXTENSIONS = (".mp4", ".mov", ".webm")  # class indices must survive exactly: labels refuse these
 

@@ -44,7 +44,6 @@ from .temporal import Stabiliser
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
 LIVE_QUEUE_SIZE = 2
-LIVE_SMOOTHING = 0.7  # cameras, streams and --realtime smooth by default; files keep the exact rule
 READER_JOIN_SECONDS = 2.0
 STOP_POLL_SECONDS = 0.1  # how soon a stop request ends a wait for the next frame (a camera, a stalled stream)
 _END = object()
@@ -115,7 +114,7 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
         raise
     with opened_source as source, _open_models(model, face_model, landmark_names, config) as models, contextlib.ExitStack() as stack:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
-            config = replace(config, smooth=LIVE_SMOOTHING if source.info.live else 0.0)
+            config = replace(config, smooth=config.smoothing(source.info.live))
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         maker = _plane_maker(config, model, models, stack)

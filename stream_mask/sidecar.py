@@ -6,14 +6,14 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import av
 
-from .config import OutputSpec, RunConfig
+from .config import OutputSpec, RunConfig, to_settings
 from .errors import StreamMaskError
 from .frames import SourceInfo
 from .models import ResolvedModel
@@ -37,14 +37,8 @@ def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts:
              frames: int, interrupted: bool, skipped: tuple[int, str] = (0, "damaged packets")) -> dict[str, Any]:
     """Everything needed to run this again and get the same output; `skipped`: (how many, what) of the input was
     left out as damaged."""
-    run_level = ("input", "confidence", "model", "refine", "smooth", "every", "faces", "mirror", "realtime", "live")
-    settings = {name: getattr(config, name) for name in run_level}
-    settings["finish"] = asdict(config.finish)
-    settings.update(asdict(output))
-    settings["kind"] = output.resolved_kind()  # defaults made explicit
-    settings["parts"] = parts
     return {
-        "settings": settings,
+        "settings": to_settings(config, replace(output, parts=tuple(parts))),  # the model's default parts named
         "model": {"name": model.name, "sha256": model.sha256, "url": model.info.url if model.info else None},
         "input": {"width": source.width, "height": source.height, "fps": str(source.fps),
                   "frames_expected": source.frame_count, "audio": source.audio is not None, "live": source.live},

@@ -29,7 +29,7 @@ from .frames import Frame, SourceInfo
 from .publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
                       reason, refuse_input)
 from .sidecar import SEQUENCE_SIDECAR, write_sidecar
-from .sources import IMAGE_EXTENSIONS
+from .sources.images import IMAGE_EXTENSIONS
 
 
 PICTURES = ("gray", "rgb", "rgba")  # what a sink's write() takes: HxW, HxWx3 RGB, HxWx4 RGBA (straight alpha)

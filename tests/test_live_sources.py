@@ -22,8 +22,13 @@ import pytest
 
 from conftest import MEDIA, needs_shared
 from stream_mask.errors import StreamMaskError
-from stream_mask.frames import Frame
-from stream_mask.sources import CameraSource, MirroredSource, PacedSource, VideoFileSource, open_source, open_stream
+from stream_mask import sources
+from stream_mask.frames import Frame, Source, SourceInfo
+from stream_mask.sources import SourceFamily, open_source
+from stream_mask.sources.cameras import CameraSource
+from stream_mask.sources.files import VideoFileSource
+from stream_mask.sources.streams import open_stream
+from stream_mask.sources.wrappers import MirroredSource, PacedSource
 
 CLIP = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames, 320x192, 12 fps
 
@@ -114,6 +119,41 @@ def test_mirror_flips_files_and_cameras():
     camera = frames_of(CameraSource(str(CLIP)))
     camera_mirrored = frames_of(MirroredSource(CameraSource(str(CLIP))))
     assert all(np.array_equal(b.rgb, a.rgb[:, ::-1]) for a, b in zip(camera, camera_mirrored))
+
+
+class StripesSource(Source):
+    """A family of the test's own, through the real `Source` interface: `stripes:N` is N frames with a white left
+    column, numbered by their grey level."""
+
+    def __init__(self, spec: str) -> None:
+        self._count = int(spec.split(":", 1)[1])
+        self.info = SourceInfo(description=spec, width=8, height=4, fps=Fraction(10), time_base=Fraction(1, 10),
+                               frame_count=self._count)
+
+    def __iter__(self):
+        for index in range(self._count):
+            rgb = np.full((4, 8, 3), index, dtype=np.uint8)
+            rgb[:, 0] = 255
+            yield Frame(rgb, index, index, self.info.time_base)
+
+
+def test_a_new_input_family_is_one_registration(monkeypatch):
+    """The families are asked in precedence order; one registered ahead of them opens its own inputs, with the
+    wrappers and the one-line refusals every family gets, and leaves every other input to the others."""
+    assert [family.name for family in sources.FAMILIES] == ["camera", "network stream", "images", "video file"]
+    family = SourceFamily("stripes", lambda spec: spec.startswith("stripes:"), StripesSource)
+    monkeypatch.setattr(sources, "FAMILIES", [family, *sources.FAMILIES])
+    plain = frames_of(open_source("stripes:3"))
+    assert [frame.rgb[0, 1, 0] for frame in plain] == [0, 1, 2] and (plain[0].rgb[:, 0] == 255).all()
+    mirrored_source = open_source("stripes:3", mirror=True, realtime=True)
+    assert isinstance(mirrored_source, MirroredSource) and isinstance(mirrored_source.inner, PacedSource)
+    assert all((frame.rgb[:, -1] == 255).all() for frame in frames_of(mirrored_source))
+    with pytest.raises(StreamMaskError, match="^--size and --fps are requests to a camera; they do not apply to"):
+        open_source("stripes:3", size=(640, 480))
+    with pytest.raises(StreamMaskError, match="^--live applies to network streams"):
+        open_source("stripes:3", live=True)
+    with open_source(str(CLIP)) as other:  # every other input: the families after it
+        assert isinstance(other, VideoFileSource)
 
 
 def remux_faststart(source: Path, target: Path) -> None:
