@@ -33,12 +33,17 @@ VERIFIED = "verified"
 MISSING = "missing"
 MISMATCH = "sha256 mismatch"
 
+# What a model file is, which says which runtime opens it (runtime.RUNTIMES).
+SEGMENTER = "segmenter"  # RGB frame -> one confidence plane per label
+FACE_LANDMARKER = "face_landmarker"  # RGB frame -> face meshes, drawn as the face-landmark parts
+
 
 @dataclass(frozen=True)
 class ModelInfo:
     """Facts about one official model file."""
 
     name: str
+    kind: str  # SEGMENTER or FACE_LANDMARKER
     filename: str
     url: str
     sha256: str
@@ -55,6 +60,7 @@ REGISTRY: dict[str, ModelInfo] = {
     for info in (
         ModelInfo(
             name="multiclass",
+            kind=SEGMENTER,
             filename="selfie_multiclass_256x256.tflite",
             url=f"{_BASE}/image_segmenter/selfie_multiclass_256x256/float32/latest/"
             "selfie_multiclass_256x256.tflite",
@@ -66,6 +72,7 @@ REGISTRY: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             name="selfie",
+            kind=SEGMENTER,
             filename="selfie_segmenter.tflite",
             url=f"{_BASE}/image_segmenter/selfie_segmenter/float16/latest/selfie_segmenter.tflite",
             sha256="191ac9529ae506ee0beefa6b2c945a172dab9d07d1e802a290a4e4038226658b",
@@ -76,6 +83,7 @@ REGISTRY: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             name="face_landmarker",
+            kind=FACE_LANDMARKER,
             filename="face_landmarker.task",
             url=f"{_BASE}/face_landmarker/face_landmarker/float16/latest/face_landmarker.task",
             sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
