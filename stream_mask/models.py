@@ -27,7 +27,6 @@ from stream_mask.errors import StreamMaskError
 
 MODEL_DIR_ENV = "STREAM_MASK_MODEL_DIR"
 MIRROR_ENV = "STREAM_MASK_MODEL_MIRROR"
-MODEL_SUFFIXES = (".tflite", ".task")
 
 VERIFIED = "verified"
 MISSING = "missing"
@@ -269,9 +268,17 @@ def resolve_model(
     return ResolvedModel(info.name, path, info, info.sha256)
 
 
+def model_suffixes() -> tuple[str, ...]:
+    """The model file types some runtime opens (runtime.RUNTIMES), in registration order."""
+    from .runtime import RUNTIMES  # the runtimes import MediaPipe: only when a model is given by path
+
+    return tuple(dict.fromkeys(suffix for _, suffix in RUNTIMES))
+
+
 def _resolve_path(spec: str) -> ResolvedModel:
     path = Path(spec).expanduser()
-    looks_like_path = path.suffix in MODEL_SUFFIXES or "/" in spec or os.sep in spec
+    suffixes = model_suffixes()
+    looks_like_path = path.suffix in suffixes or "/" in spec or os.sep in spec
     if not looks_like_path and not path.exists():
         raise StreamMaskError(
             f"unknown model '{spec}': use one of {', '.join(REGISTRY)} or a path to a .tflite file"
@@ -280,8 +287,8 @@ def _resolve_path(spec: str) -> ResolvedModel:
         raise StreamMaskError(f"model file {path} does not exist")
     if not path.is_file():
         raise StreamMaskError(f"model path {path} is not a file")
-    if path.suffix not in MODEL_SUFFIXES:
-        raise StreamMaskError(f"model file {path} is not a .tflite or .task file")
+    if path.suffix not in suffixes:
+        raise StreamMaskError(f"model file {path} is not a {' or '.join(suffixes)} file")
     sha256 = pooch.file_hash(path, alg="sha256")
     # An official model given by path is still that model (same labels, same part names).
     info = next((known for known in REGISTRY.values() if known.sha256 == sha256), None)
