@@ -67,11 +67,13 @@ class MaskGenerator:
         """
         check_confidence(confidence)
         chosen = resolve_parts(parts, self.labels, self.model.name)
-        if refine and self._refined is None:  # the original node's one crop
-            self._refined = PlaneMaker(self._models, refine=1, confidence=confidence, each_person=False)
-        if self._refined is not None and self._refined.refiner is not None:
-            self._refined.refiner.confidence = confidence  # this call's threshold finds the people
-        maker = self._refined if refine and self._refined is not None else self._plain
+        maker = self._plain
+        if refine:
+            if self._refined is None:  # the original node's one crop
+                self._refined = PlaneMaker(self._models, refine=1, confidence=confidence, each_person=False)
+            maker = self._refined
+            assert maker.refiner is not None
+            maker.refiner.confidence = confidence  # this call's threshold finds the people
         batch = _as_uint8_batch(images)
         self._models.ask(part.name for part in chosen if part.landmark)  # a segmenter label of the same name wins
         out = np.zeros(batch.shape[:3], dtype=np.float32)
