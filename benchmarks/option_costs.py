@@ -22,7 +22,8 @@ from stream_mask import edges, masks
 from stream_mask.config import DEFAULT_SMOOTHING
 from stream_mask.effects import overlay, parse_effect
 from stream_mask.parts import available_parts
-from stream_mask.segmenter import Refiner, Segmenter
+from stream_mask.planes import Refiner
+from stream_mask.segmenter import Segmenter
 from stream_mask.temporal import Stabiliser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ def main() -> None:
         confs = [np.array(person.confidence(segmenter.segment(rgb, 40 * i))) for i, rgb in enumerate(frames)]
         base = median_ms(lambda i: segmenter.segment(frames[i], 10_000 + 40 * i), n)
     binaries = [masks.binary_mask([c], 0.4, c.shape) for c in confs]
-    with Refiner.for_labels(model, ["selfie"], 0.4) as refiner:
+    with Refiner.for_labels(lambda: Segmenter(model), ["selfie"], 0.4) as refiner:
         refine = median_ms(lambda i: refiner.refine(frames[i], [confs[i]], 20_000 + 40 * i), n)
         crops = refiner.calls / n  # a crop per person far from the others
     stabiliser = Stabiliser(DEFAULT_SMOOTHING, person)

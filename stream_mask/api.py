@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, check_confidence
 from .errors import StreamMaskError
-from .models import resolve_model
-from .parts import LANDMARK_PARTS, is_landmark_only, resolve_parts
-from .segmenter import Refiner, Segmenter
-
-if TYPE_CHECKING:
-    from .landmarks import FaceParts
+from .parts import resolve_parts
+from .planes import ModelChoice, PlaneMaker, needs_segmenter
 
 
 def parts_from_flags(
@@ -52,26 +47,15 @@ class MaskGenerator:
         model at all, only the face-landmark parts (then `model` is the face landmarker)."""
         if faces < 1:
             raise StreamMaskError(f"faces must be 1 or more, got {faces}")
-        self._model_dir, self._faces_wanted = model_dir, faces
-        self.model = resolve_model(model if segment else "face_landmarker", model_dir)
-        self._segmenter = Segmenter(self.model.path, video=False) if segment else None
-        self._refiner: Refiner | None = None  # opened on the first refine=True call
-        self._faces: FaceParts | None = None  # opened on the first call with a face-landmark part
+        choice = ModelChoice.resolve(model, model_dir, segment)  # the face landmarker: when a call asks for it
+        self.model = choice.model
+        self._models = choice.open(video=False, faces=faces)  # the same wiring as a run's, in IMAGE mode
+        self._plain = PlaneMaker(self._models)
+        self._refined: PlaneMaker | None = None  # opened on the first refine=True call
 
     @property
     def labels(self) -> list[str]:
-        return self._segmenter.labels if self._segmenter is not None else []
-
-    def _landmark_planes(self, rgb: np.ndarray, names: list[str]) -> list[np.ndarray]:
-        """One plane per LANDMARK_PARTS name (the unasked ones zero): they follow the segmenter's planes."""
-        if self._faces is None:
-            from .landmarks import FaceParts
-
-            self._faces = FaceParts(resolve_model("face_landmarker", self._model_dir).path, video=False,
-                                    num_faces=self._faces_wanted)
-        drawn = self._faces.masks(rgb, 0, names)
-        zero = np.broadcast_to(np.float32(0), rgb.shape[:2])
-        return [drawn.get(name, zero) for name in LANDMARK_PARTS]
+        return self._models.labels
 
     def __call__(self, images: np.ndarray | Sequence[np.ndarray], parts: Sequence[str] | None = None,
                  confidence: float = DEFAULT_CONFIDENCE, soft: bool = False, refine: bool = False) -> np.ndarray:
@@ -83,24 +67,20 @@ class MaskGenerator:
         """
         check_confidence(confidence)
         chosen = resolve_parts(parts, self.labels, self.model.name)
-        landmark_names = [part.name for part in chosen if part.landmark]
-        if refine and self._segmenter is None:
-            raise StreamMaskError("refine needs a segmentation model")
-        if refine and self._refiner is None:
-            self._refiner = Refiner.for_labels(self.model.path, self._segmenter.labels, confidence, video=False,
-                                               each_person=False)  # the original node's one crop
-        if self._refiner is not None:
-            self._refiner.confidence = confidence  # this call's threshold finds the people
+        maker = self._plain
+        if refine:
+            if self._refined is None:  # the original node's one crop
+                self._refined = PlaneMaker(self._models, refine=1, confidence=confidence, each_person=False)
+            maker = self._refined
+            assert maker.refiner is not None
+            maker.refiner.confidence = confidence  # this call's threshold finds the people
         batch = _as_uint8_batch(images)
+        self._models.ask(part.name for part in chosen if part.landmark)  # a segmenter label of the same name wins
         out = np.zeros(batch.shape[:3], dtype=np.float32)
         for index, rgb in enumerate(batch):
             if not chosen:
                 continue  # all black, as in the original node; no need to run the model
-            planes = self._segmenter.segment(rgb) if self._segmenter is not None else []
-            if refine and self._refiner is not None:
-                planes = self._refiner.refine(rgb, planes)
-            if landmark_names:
-                planes = [*planes, *self._landmark_planes(rgb, landmark_names)]
+            planes = maker.segment(rgb)
             selected = [part.confidence(planes) for part in chosen]
             if soft:
                 out[index] = masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
@@ -109,12 +89,11 @@ class MaskGenerator:
         return out
 
     def close(self) -> None:
-        if self._segmenter is not None:
-            self._segmenter.close()
-        if self._refiner is not None:
-            self._refiner.close()
-        if self._faces is not None:
-            self._faces.close()
+        try:
+            if self._refined is not None:
+                self._refined.close()
+        finally:
+            self._models.close()
 
     def __enter__(self) -> MaskGenerator:
         return self
@@ -136,8 +115,7 @@ def generate_masks(
     """One-shot form of `MaskGenerator`: opens the model, masks the batch, closes the model.
 
     Only face-landmark parts (and no refine): the segmentation model is not loaded at all."""
-    segment = refine or parts is None or not is_landmark_only(parts)
-    with MaskGenerator(model, model_dir, faces=faces, segment=segment) as generator:
+    with MaskGenerator(model, model_dir, faces=faces, segment=needs_segmenter([parts], refine)) as generator:
         return generator(images, parts, confidence, soft, refine)
 
 

@@ -19,21 +19,19 @@ A part is given to the rest of the pipeline as a confidence-like plane, 1.0 insi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import face_landmarker
-from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
 from .config import DEFAULT_FACES
 from .errors import StreamMaskError
-from .parts import LANDMARK_PARTS
-from .segmenter import Segmenter, quiet_native_stderr
+from .mediapipe_task import MediaPipeTask
+from .parts import LANDMARK_PARTS, landmark_names
 
 
 _C = face_landmarker.FaceLandmarksConnections
@@ -86,8 +84,7 @@ def _contours() -> dict[str, list[list[int]]]:
     }
     contours = {name: [chain for chain, _ in _chains(edges)] for name, edges in sources.items()}
     contours.update(lips)
-    assert set(contours) == set(LANDMARK_PARTS), sorted(contours)
-    return contours
+    return {name: contours[name] for name in LANDMARK_PARTS}  # a part without a contour fails here, at import
 
 
 CONTOURS = _contours()
@@ -108,51 +105,31 @@ def polygon(chains: Sequence[Sequence[int]], points: np.ndarray) -> np.ndarray:
     return np.concatenate([first, second])
 
 
-class FaceParts:
-    """One MediaPipe FaceLandmarker task; use as a context manager so the task is closed.
+class FaceParts(MediaPipeTask):
+    """One MediaPipe FaceLandmarker task as a model runtime (runtime.ModelRuntime); use as a context manager.
 
-    `masks(rgb, timestamp_ms, names)` returns {name: HxW float32 plane, 1.0 inside the part's polygon
-    on any detected face, 0.0 outside}. VIDEO mode (the default) tracks faces across frames and needs
-    increasing timestamps (made strictly increasing here); IMAGE mode detects in each image afresh.
+    `segment(rgb, timestamp_ms)` returns one HxW float32 plane per name in `labels` (the `parts` asked
+    for, in LANDMARK_PARTS order): 1.0 inside the part's polygon on any detected face, 0.0 outside.
+    VIDEO mode (the default) tracks faces across frames; IMAGE mode detects in each image afresh.
     """
 
     def __init__(self, model_path: Path, video: bool = True, num_faces: int = DEFAULT_FACES,
-                 min_confidence: float = 0.5) -> None:
+                 min_confidence: float = 0.5, parts: Sequence[str] = LANDMARK_PARTS) -> None:
         if num_faces < 1:
             raise StreamMaskError(f"--faces must be 1 or more, got {num_faces}")
-        self.video = video
-        options = face_landmarker.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path)),
-            running_mode=VisionTaskRunningMode.VIDEO if video else VisionTaskRunningMode.IMAGE,
-            num_faces=num_faces,
-            min_face_detection_confidence=min_confidence,
-            min_face_presence_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
-        try:
-            with quiet_native_stderr():
-                self._task = face_landmarker.FaceLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise StreamMaskError(f"cannot load {model_path} as a MediaPipe face landmarker: {first_line}") from None
-        self._last_ms = -1
-        self.calls = 0
-        self.last_ms = 0.0
+        super().__init__(model_path, video, "a MediaPipe face landmarker", face_landmarker.FaceLandmarkerOptions,
+                         face_landmarker.FaceLandmarker, num_faces=num_faces,
+                         min_face_detection_confidence=min_confidence, min_face_presence_confidence=min_confidence,
+                         min_tracking_confidence=min_confidence)
+        self.labels = list(landmark_names(parts))  # only these are drawn
         self.faces = 0  # faces found in the last frame
+
+    def _infer(self, image: mp.Image, timestamp_ms: int) -> Any:
+        return self._task.detect_for_video(image, timestamp_ms) if self.video else self._task.detect(image)
 
     def landmarks(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
         """One 478x2 float32 array of pixel coordinates (x, y) per detected face."""
-        started = time.perf_counter()
-        # MediaPipe ignores numpy strides: always hand it a contiguous copy or the array itself.
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self.video:
-            timestamp_ms = max(int(timestamp_ms), self._last_ms + 1)
-            self._last_ms = timestamp_ms
-            result = self._task.detect_for_video(image, timestamp_ms)
-        else:
-            result = self._task.detect(image)
-        self.calls += 1
-        self.last_ms = (time.perf_counter() - started) * 1000
+        result = self._run(rgb, timestamp_ms)
         height, width = rgb.shape[:2]
         faces = [np.array([(point.x * width, point.y * height) for point in face], dtype=np.float32)
                  for face in result.face_landmarks]
@@ -175,57 +152,7 @@ class FaceParts:
             planes[name] = plane
         return planes
 
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.close()
-            self._task = None
-
-    def __enter__(self) -> FaceParts:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class PartModels:
-    """The models a run needs, as one: the segmenter's planes, then one plane per face-landmark part.
-
-    `segment(rgb, timestamp_ms)` returns the segmenter's confidence planes (none without a segmenter)
-    followed by the planes of `LANDMARK_PARTS` in order, so a landmark Part's channel is
-    `len(labels) + LANDMARK_PARTS.index(name)` (see parts.resolve_parts). Only the requested landmark
-    parts are drawn; the others are a shared read-only zero plane. Each model runs only if needed.
-    """
-
-    def __init__(self, segmenter: Segmenter | None, faces: FaceParts | None, landmark_names: Sequence[str] = ()) -> None:
-        self.segmenter, self.faces = segmenter, faces
-        self.landmark_names = [name for name in LANDMARK_PARTS if name in landmark_names]
-        self.labels: list[str] = segmenter.labels if segmenter is not None else []
-        self.last_ms = 0.0
-
-    @property
-    def calls(self) -> int:
-        return (self.segmenter.calls if self.segmenter else 0) + (self.faces.calls if self.faces else 0)
-
     def segment(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[np.ndarray]:
-        planes = self.segmenter.segment(rgb, timestamp_ms) if self.segmenter is not None else []
-        self.last_ms = self.segmenter.last_ms if self.segmenter is not None else 0.0
-        if self.faces is None:
-            return planes
-        drawn = self.faces.masks(rgb, timestamp_ms, self.landmark_names)
-        self.last_ms += self.faces.last_ms
-        zero = np.broadcast_to(np.float32(0), rgb.shape[:2])
-        return [*planes, *(drawn.get(name, zero) for name in LANDMARK_PARTS)]
-
-    def close(self) -> None:
-        try:
-            if self.segmenter is not None:
-                self.segmenter.close()
-        finally:
-            if self.faces is not None:
-                self.faces.close()
-
-    def __enter__(self) -> PartModels:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        """The planes of `labels`, in order (the model runtime's call)."""
+        planes = self.masks(rgb, timestamp_ms, self.labels)
+        return [planes[name] for name in self.labels]

@@ -27,11 +27,14 @@ from stream_mask.errors import StreamMaskError
 
 MODEL_DIR_ENV = "STREAM_MASK_MODEL_DIR"
 MIRROR_ENV = "STREAM_MASK_MODEL_MIRROR"
-MODEL_SUFFIXES = (".tflite", ".task")
 
 VERIFIED = "verified"
 MISSING = "missing"
 MISMATCH = "sha256 mismatch"
+
+# What a model file is, which says which runtime opens it (runtime.RUNTIMES).
+SEGMENTER = "segmenter"  # RGB frame -> one confidence plane per label
+FACE_LANDMARKER = "face_landmarker"  # RGB frame -> face meshes, drawn as the face-landmark parts
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class ModelInfo:
     """Facts about one official model file."""
 
     name: str
+    kind: str  # SEGMENTER or FACE_LANDMARKER
     filename: str
     url: str
     sha256: str
@@ -55,6 +59,7 @@ REGISTRY: dict[str, ModelInfo] = {
     for info in (
         ModelInfo(
             name="multiclass",
+            kind=SEGMENTER,
             filename="selfie_multiclass_256x256.tflite",
             url=f"{_BASE}/image_segmenter/selfie_multiclass_256x256/float32/latest/"
             "selfie_multiclass_256x256.tflite",
@@ -66,6 +71,7 @@ REGISTRY: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             name="selfie",
+            kind=SEGMENTER,
             filename="selfie_segmenter.tflite",
             url=f"{_BASE}/image_segmenter/selfie_segmenter/float16/latest/selfie_segmenter.tflite",
             sha256="191ac9529ae506ee0beefa6b2c945a172dab9d07d1e802a290a4e4038226658b",
@@ -76,6 +82,7 @@ REGISTRY: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             name="face_landmarker",
+            kind=FACE_LANDMARKER,
             filename="face_landmarker.task",
             url=f"{_BASE}/face_landmarker/face_landmarker/float16/latest/face_landmarker.task",
             sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
@@ -261,9 +268,17 @@ def resolve_model(
     return ResolvedModel(info.name, path, info, info.sha256)
 
 
+def model_suffixes() -> tuple[str, ...]:
+    """The model file types some runtime opens (runtime.RUNTIMES), in registration order."""
+    from .runtime import RUNTIMES  # the runtimes import MediaPipe: only when a model is given by path
+
+    return tuple(dict.fromkeys(suffix for _, suffix in RUNTIMES))
+
+
 def _resolve_path(spec: str) -> ResolvedModel:
     path = Path(spec).expanduser()
-    looks_like_path = path.suffix in MODEL_SUFFIXES or "/" in spec or os.sep in spec
+    suffixes = model_suffixes()
+    looks_like_path = path.suffix in suffixes or "/" in spec or os.sep in spec
     if not looks_like_path and not path.exists():
         raise StreamMaskError(
             f"unknown model '{spec}': use one of {', '.join(REGISTRY)} or a path to a .tflite file"
@@ -272,8 +287,8 @@ def _resolve_path(spec: str) -> ResolvedModel:
         raise StreamMaskError(f"model file {path} does not exist")
     if not path.is_file():
         raise StreamMaskError(f"model path {path} is not a file")
-    if path.suffix not in MODEL_SUFFIXES:
-        raise StreamMaskError(f"model file {path} is not a .tflite or .task file")
+    if path.suffix not in suffixes:
+        raise StreamMaskError(f"model file {path} is not a {' or '.join(suffixes)} file")
     sha256 = pooch.file_hash(path, alg="sha256")
     # An official model given by path is still that model (same labels, same part names).
     info = next((known for known in REGISTRY.values() if known.sha256 == sha256), None)

@@ -12,7 +12,7 @@ asked for too, alone or mixed with the segmenter's parts; a segmenter label of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ class Part:
     name: str
     channel: int
     inverted: bool = False
-    landmark: bool = False  # a face-landmark part: its plane follows the segmenter's (see landmarks.PartModels)
+    landmark: bool = False  # a face-landmark part: its plane follows the segmenter's (see planes.PartModels)
 
     def confidence(self, planes: Sequence[np.ndarray]) -> np.ndarray:
         """This part's confidence plane, from the model's planes for one frame."""
@@ -85,9 +85,19 @@ def landmark_parts(labels: Sequence[str]) -> dict[str, Part]:
     return {name: Part(name, len(labels) + index, landmark=True) for index, name in enumerate(LANDMARK_PARTS)}
 
 
+def landmark_names(names: Iterable[str] | None) -> tuple[str, ...]:
+    """The face-landmark parts among `names` (any case), each once, in LANDMARK_PARTS order.
+
+    The one answer to "which parts does the face landmarker draw": everything else asks here.
+    """
+    asked = {name.lower() for name in names or ()}
+    return tuple(name for name in LANDMARK_PARTS if name in asked)
+
+
 def is_landmark_only(names: Sequence[str] | None) -> bool:
     """True if `names` are all face-landmark parts (and at least one): no segmenter is needed for them."""
-    return bool(names) and all(name.lower() in LANDMARK_PARTS for name in names)  # type: ignore[union-attr]
+    asked = {name.lower() for name in names or ()}
+    return bool(asked) and len(landmark_names(asked)) == len(asked)
 
 
 def resolve_parts(names: Sequence[str] | None, labels: Sequence[str], model_name: str = "this model",

@@ -28,19 +28,16 @@ from tqdm import tqdm
 from .config import PART_FIELD, RunConfig
 from .errors import StreamMaskError
 from .frames import Frame, Source, SourceInfo
-from .landmarks import FaceParts, PartModels  # face-landmark parts
-from .models import ResolvedModel, resolve_model
+from .models import ResolvedModel
 from .outputs import FrameMattes, Output, make_output
-from .parts import LANDMARK_PARTS, Part, available_parts, is_landmark_only, person_part, resolve_parts
-from .planes import PlaneMaker
+from .parts import Part, available_parts, resolve_parts
+from .planes import PlaneMaker, choose_models
 from .preview import LiveStatus
 from .publish import reason
-from .segmenter import Refiner, Segmenter
 from .sidecar import describe
 from .sinks import is_virtualcam
 from .sources import open_source
 from .stops import StopRequest
-from .temporal import Stabiliser
 
 QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
 LIVE_QUEUE_SIZE = 2
@@ -108,16 +105,17 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror, live=config.live)
     try:
-        model, face_model, landmark_names = _resolve_models(config)  # face-landmark parts: only the models needed
+        choice = choose_models(config)  # face-landmark parts: only the models needed
     except BaseException:
         opened_source.close()
         raise
-    with opened_source as source, _open_models(model, face_model, landmark_names, config) as models, contextlib.ExitStack() as stack:
+    model = choice.model
+    with opened_source as source, choice.open(video=True, faces=config.faces) as models, contextlib.ExitStack() as stack:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
             config = replace(config, smooth=config.smoothing(source.info.live))
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
-        maker = _plane_maker(config, model, models, stack)
+        maker = stack.enter_context(PlaneMaker(models, config.refine, config.confidence, config.smooth, config.every))
         stop.defer()  # from here on a signal is a request the loop answers: outputs are finalised, never torn
         outputs, preview = _open_outputs(config, source.info, models.labels, model.name)
         started = time.perf_counter()
@@ -134,16 +132,6 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
                         model.name, maker.calls, interrupted, source.info.live, timing.dropped,
                         _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
                         source.ended_early, source.skipped, source.skipped_what, tuple(source.warnings))
-
-
-def _plane_maker(config: RunConfig, model: ResolvedModel, models: PartModels, stack: contextlib.ExitStack) -> PlaneMaker:
-    """The models plus what the run asks of them: refine passes, --smooth, --every."""
-    refine = None
-    if config.refine:
-        refine = stack.enter_context(Refiner.for_labels(model.path, models.labels, config.confidence,
-                                                        passes=config.refine))
-    stabiliser = Stabiliser(config.smooth, person_part(models.labels)) if config.smooth else None
-    return PlaneMaker(models, refine, stabiliser, config.every)
 
 
 def _open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
@@ -199,39 +187,6 @@ def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, sou
             raise
     if problems:
         raise StreamMaskError("; ".join(problems) + (f" ({', '.join(written)} written)" if written else ""))
-
-
-# --- face-landmark parts: which models a run needs --------------------------------------------------
-
-
-def _resolve_models(config: RunConfig) -> tuple[ResolvedModel, ResolvedModel | None, list[str]]:
-    """(the model named in the sidecar and summary, the face landmarker if needed, the landmark parts asked for).
-
-    The segmenter is left out when every output asks only for face-landmark parts (no label map, no
-    --refine, no preview); the first model is then the face landmarker itself.
-    """
-    wanted = [spec.parts for spec in config.outputs]
-    if config.preview and not config.outputs:
-        wanted.append(config.preview_parts)
-    names = [name for parts in wanted for name in parts or () if name in LANDMARK_PARTS]
-    face_model = resolve_model("face_landmarker", config.model_dir) if names else None
-    segment = (bool(config.refine) or config.preview or not all(is_landmark_only(parts) for parts in wanted)
-               or any(spec.resolved_kind() == "labels" for spec in config.outputs))
-    if segment or face_model is None:
-        return resolve_model(config.model, config.model_dir), face_model, names
-    return face_model, face_model, names
-
-
-def _open_models(model: ResolvedModel, face_model: ResolvedModel | None, names: list[str], config: RunConfig) -> PartModels:
-    """The segmenter (unless `model` is the face landmarker) and the face landmarker (if asked), as one."""
-    segmenter = Segmenter(model.path, video=True) if model is not face_model else None
-    try:
-        faces = FaceParts(face_model.path, video=True, num_faces=config.faces) if face_model else None
-    except BaseException:
-        if segmenter is not None:
-            segmenter.close()
-        raise
-    return PartModels(segmenter, faces, names)
 
 
 def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs: list[Output]) -> Preview:

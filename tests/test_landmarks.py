@@ -187,3 +187,36 @@ def test_api_landmark_parts(monkeypatch, tmp_path):
     assert np.array_equal(both, np.maximum(person, lips))
     two = generate_masks(first_frame(TWO_FACES)[None], parts=["face_oval"], faces=2)
     assert cv2.connectedComponents(two[0].astype(np.uint8))[0] - 1 == 2
+
+
+@pytest.mark.parametrize("parts", ["person,lips,left_eye", "face_oval,mouth", "person"])
+def test_api_and_command_give_the_same_masks(tmp_path, monkeypatch, parts):
+    """The library (IMAGE mode) and the command (VIDEO mode, one frame) build their models in one place
+    (planes.py): on a still image they give the same mask, with segmenter parts, face-landmark parts or both."""
+    from stream_mask.api import generate_masks
+
+    monkeypatch.setenv("STREAM_MASK_MODEL_DIR", str(MODELS))
+    for name in ("astronaut.png", "business-person.png"):
+        mask = generate_masks(read_rgb(name)[None], parts.split(","), model=str(SELFIE))[0]
+        out = tmp_path / f"{name}.mask.png"
+        result = run_cli("run", PEOPLE / name, "-o", out, "--parts", parts, "--model", str(SELFIE), "-q")
+        assert result.returncode == 0, result.stderr
+        command = read_grey(out)
+        assert set(np.unique(command)) == {0, 255} and np.count_nonzero(mask) > 100
+        assert np.array_equal(command == 255, mask == 1.0), (name, np.count_nonzero((command == 255) != (mask == 1.0)))
+
+
+def test_generator_kept_open_draws_what_each_call_asks(monkeypatch):
+    """One MaskGenerator across calls asking for different face-landmark parts (its face landmarker is
+    reopened to draw more parts) gives what one-shot calls give, and nothing of an earlier call's parts."""
+    from stream_mask.api import MaskGenerator, generate_masks
+
+    monkeypatch.setenv("STREAM_MASK_MODEL_DIR", str(MODELS))
+    images = read_rgb("astronaut.png")[None]
+    asks = (["lips"], ["face_oval"], ["person"], ["person", "left_eye"], ["lips"])
+    with MaskGenerator(str(SELFIE)) as generator:
+        kept = [generator(images, parts) for parts in asks]
+    for parts, mask in zip(asks, kept):
+        assert np.count_nonzero(mask) > 100
+        assert np.array_equal(mask, generate_masks(images, parts, model=str(SELFIE))), parts
+    assert not np.array_equal(kept[0], kept[1])
