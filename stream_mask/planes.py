@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import masks
-from .config import DEFAULT_CONFIDENCE, RunConfig
+from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, RunConfig
 from .errors import StreamMaskError
 from .frames import Frame
-from .landmarks import DEFAULT_FACES
 from .models import FACE_LANDMARKER, REGISTRY, SEGMENTER, ResolvedModel, resolve_model
 from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, person_part
 from .runtime import ModelRuntime, open_runtime
