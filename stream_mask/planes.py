@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from .models import FACE_LANDMARKER, REGISTRY, SEGMENTER, ResolvedModel, resolve
 from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, person_part
 from .runtime import ModelRuntime, open_runtime
 from .temporal import Stabiliser
+
+_Self = TypeVar("_Self", bound="_Closing")
 
 LANDMARKER_MODEL = next(info.name for info in REGISTRY.values() if info.kind == FACE_LANDMARKER)
 
@@ -86,10 +89,23 @@ class ModelChoice:
         return PartModels(open_segmenter if segmenter is not None else None, open_faces, video, self.landmarks)
 
 
+class _Closing:
+    """Closed at the end of a `with` block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # --- the models of a run, as one ------------------------------------------------------------------
 
 
-class PartModels:
+class PartModels(_Closing):
     """The models a run needs, as one: the segmenter's planes, then one plane per face-landmark part.
 
     `segment(rgb, timestamp_ms)` returns the segmenter's confidence planes (none without a segmenter)
@@ -153,17 +169,11 @@ class PartModels:
             if self.faces is not None:
                 self.faces.close()
 
-    def __enter__(self) -> PartModels:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 # --- the refine pass ------------------------------------------------------------------------------
 
 
-class Refiner:
+class Refiner(_Closing):
     """The original node's refine_mask: another pass on a crop around the person(s), pasted back.
 
     The crop is the bounding box of the person mask padded by 20% on each side, so the model sees a
@@ -224,17 +234,11 @@ class Refiner:
     def close(self) -> None:
         self._segmenter.close()
 
-    def __enter__(self) -> Refiner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 # --- one frame's planes ---------------------------------------------------------------------------
 
 
-class PlaneMaker:
+class PlaneMaker(_Closing):
     """The model side of a run's frame loop: the models, then `refine` passes, `smooth`, `every`.
 
     `planes(index, frame, channels)` runs the models on every `every`-th frame and hands back the same
@@ -286,9 +290,3 @@ class PlaneMaker:
     def close(self) -> None:
         if self.refiner is not None:
             self.refiner.close()
-
-    def __enter__(self) -> PlaneMaker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
