@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import edges, effects, masks
-from .config import Finish, OutputSpec
+from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, Finish, OutputSpec, check_confidence
 from .errors import StreamMaskError
 from .frames import Frame, SourceInfo
 from .parts import Part
@@ -70,18 +70,60 @@ class FrameMattes:
         return self._made[key]
 
 
+class LiveSettings:
+    """What the preview's hotkeys change while a run goes, held once for the run: the window and every output
+    read it each frame (on the model's thread, where the keys are handled too).
+
+    A part key toggles that part in the window and in each selectable output's own choice (outputs may start
+    with different parts); the confidence is one for all.
+    """
+
+    def __init__(self, confidence: float, parts: Sequence[Part] = ()) -> None:
+        self.confidence = check_confidence(confidence)
+        self.parts = list(parts)  # the window's
+        self._toggled: list[Part] = []  # every part key pressed, in order
+
+    def toggle(self, part: Part) -> None:
+        self.parts = _toggle(self.parts, part)
+        self._toggled.append(part)
+
+    def step_confidence(self, step: float) -> None:
+        """Raise or lower the confidence by `step`, kept within its limits."""
+        self.confidence = check_confidence(round(min(CONFIDENCE_MAX, max(CONFIDENCE_MIN, self.confidence + step)), 2))
+
+    def parts_of(self, chosen: Sequence[Part]) -> list[Part]:
+        """An output's parts now: its `chosen` ones with every part key pressed so far applied in turn."""
+        parts = list(chosen)
+        for part in self._toggled:
+            parts = _toggle(parts, part)
+        return parts
+
+
+def _toggle(parts: list[Part], part: Part) -> list[Part]:
+    return [p for p in parts if p != part] if part in parts else [*parts, part]
+
+
 class Output:
     """One output: its kind, the parts it shows, and the sink that encodes its pictures."""
 
     picture = "gray"  # what `render` returns: "gray" HxW, "rgb" HxWx3 or "rgba" HxWx4 (uint8)
     selectable = True  # the preview's part hotkeys change its parts
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
+    def __init__(self, spec: OutputSpec, parts: list[Part], live: LiveSettings, finish: Finish = Finish()) -> None:
         self.spec = spec
-        self.parts = parts
-        self.confidence = confidence
+        self.chosen = parts  # before any hotkey
+        self.live = live
         self.finish = finish
         self.sink: Sink | None = None
+
+    @property
+    def parts(self) -> list[Part]:
+        """The parts shown now (the preview's part keys toggle them)."""
+        return self.live.parts_of(self.chosen) if self.selectable else self.chosen
+
+    @property
+    def confidence(self) -> float:
+        return self.live.confidence
 
     def open(self, source: SourceInfo, overwrite: bool) -> Sink:
         self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
@@ -116,8 +158,8 @@ class CompositeOutput(Output):
 
     picture = "rgb"
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
-        super().__init__(spec, parts, confidence, finish)
+    def __init__(self, spec: OutputSpec, parts: list[Part], live: LiveSettings, finish: Finish = Finish()) -> None:
+        super().__init__(spec, parts, live, finish)
         self.effect = open_effect(spec.effect or "blur")
         self._video = _LoopingVideo(self.effect.path) if self.effect.kind == "video" else None
 
@@ -139,9 +181,10 @@ class OverlayOutput(Output):
     picture = "rgb"
 
     def matte(self, frame: FrameMattes) -> np.ndarray:
-        if not self.parts:
+        parts = self.parts
+        if not parts:
             return np.zeros((0, *frame.rgb.shape[:2]), dtype=np.uint8)
-        return np.stack([frame.matte([part], self.confidence, self.spec.soft, self.finish) for part in self.parts])
+        return np.stack([frame.matte([part], self.confidence, self.spec.soft, self.finish) for part in parts])
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return effects.overlay(rgb, [m.astype(np.float32) * np.float32(1 / 255) for m in matte])
@@ -156,8 +199,8 @@ class LabelsOutput(Output):
 
     selectable = False  # always every class
 
-    def __init__(self, spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish()) -> None:
-        super().__init__(spec, parts, confidence, finish)
+    def __init__(self, spec: OutputSpec, parts: list[Part], live: LiveSettings, finish: Finish = Finish()) -> None:
+        super().__init__(spec, parts, live, finish)
         if Path(spec.path).suffix.lower() in LOSSY_EXTENSIONS:
             raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
 
@@ -177,13 +220,13 @@ KIND_CLASSES: dict[str, type[Output]] = {
 }
 
 
-def make_output(spec: OutputSpec, parts: list[Part], confidence: float, finish: Finish = Finish(),
+def make_output(spec: OutputSpec, parts: list[Part], live: LiveSettings, finish: Finish = Finish(),
                 labels: Sequence[str] = ()) -> Output:
     """The output for `spec`, showing `parts`; a label map shows every class of the segmenter (`labels`)."""
     kind = spec.resolved_kind()
     if kind == "labels":
         parts = [Part(label, index) for index, label in enumerate(labels)]
-    return KIND_CLASSES[kind](spec, parts, confidence, finish)
+    return KIND_CLASSES[kind](spec, parts, live, finish)
 
 
 def open_effect(spec: str) -> effects.Effect:

@@ -1,49 +1,32 @@
 """One run: source -> segmenter (VIDEO mode, once per frame) -> every output's matte -> its sink.
 
-Threading lives here and only here (the shape of supervision's video utilities): a reader thread
-demuxes and decodes, the caller's thread runs the model and computes each output's matte, and every
-output has a writer thread that renders its picture, encodes and muxes. Bounded queues keep memory
-flat and let decoding, inference and encoding overlap on separate cores; the per-frame code itself
-stays single-threaded.
+Setup and publish: the input, the models and the outputs are opened here, the frame loop (loop.py,
+where all threading lives) runs them, and then every output is published with its sidecar, or
+discarded when the run failed.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import os
-import queue
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
 
-import av
 import numpy as np
-from tqdm import tqdm
 
-from .config import PART_FIELD, RunConfig
+from .config import RunConfig
 from .errors import StreamMaskError
-from .frames import Frame, Source, SourceInfo
+from .frames import Source
+from .loop import run_loop
 from .models import ResolvedModel
-from .outputs import FrameMattes, Output, make_output
-from .parts import Part, available_parts, resolve_parts
+from .output_set import discard, open_outputs
+from .outputs import Output
 from .planes import PlaneMaker, choose_models
-from .preview import LiveStatus
-from .publish import reason
 from .sidecar import describe
-from .sinks import is_virtualcam
 from .sources import open_source
 from .stops import StopRequest
 
-QUEUE_SIZE = 8  # frames in flight between threads: enough to smooth jitter, small for memory
-LIVE_QUEUE_SIZE = 2
-READER_JOIN_SECONDS = 2.0
-STOP_POLL_SECONDS = 0.1  # how soon a stop request ends a wait for the next frame (a camera, a stalled stream)
-_END = object()
 
 
 @dataclass(frozen=True)
@@ -117,53 +100,29 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         maker = stack.enter_context(PlaneMaker(models, config.refine, config.confidence, config.smooth, config.every))
         stop.defer()  # from here on a signal is a request the loop answers: outputs are finalised, never torn
-        outputs, preview = _open_outputs(config, source.info, models.labels, model.name)
+        outputs, preview = open_outputs(config, source.info, models.labels, model.name)
         started = time.perf_counter()
-        timing = _Timing()
-        interrupted = _loop(source, maker, outputs, preview, timing, config.progress, stop)
-        frames = min((output.sink.frames_written for output in outputs), default=timing.frames)
+        try:
+            loop = run_loop(source, maker, outputs, preview, stop, config.progress)
+        except BaseException:
+            discard(outputs)  # any error: nothing half-written is left
+            raise
+        finally:
+            if preview is not None:
+                preview.close()
+        frames = min((output.sink.frames_written for output in outputs), default=loop.frames)
         if frames == 0:
-            _discard(outputs)
-            if interrupted:
+            discard(outputs)
+            if loop.interrupted:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
             raise StreamMaskError("no frames to write")
-        _publish(outputs, config, model, source, interrupted)
+        _publish(outputs, config, model, source, loop.interrupted)
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
-                        model.name, maker.calls, interrupted, source.info.live, timing.dropped,
-                        _percentile_ms(timing.latencies, 50), _percentile_ms(timing.latencies, 95),
+                        model.name, maker.calls, loop.interrupted, source.info.live, loop.dropped,
+                        _percentile_ms(loop.latencies, 50), _percentile_ms(loop.latencies, 95),
                         source.ended_early, source.skipped, source.skipped_what, tuple(source.warnings))
 
 
-def _open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
-                  model_name: str) -> tuple[list[Output], Preview | None]:
-    """Every output's sink opened (nothing left behind if one fails), and the preview window if asked."""
-    outputs = _make_outputs(config, labels, model_name)
-    opened: list[Output] = []
-    try:
-        for output in outputs:
-            output.open(source, config.overwrite)
-            opened.append(output)
-        preview = _open_preview(config, labels, model_name, outputs) if config.preview else None
-    except BaseException:
-        _discard(opened)
-        raise
-    return outputs, preview
-
-
-def _loop(source: Source, maker: PlaneMaker, outputs: list[Output], preview: Preview | None, timing: _Timing,
-          progress: bool, stop: StopRequest) -> bool:
-    """The frame loop under a progress bar; True if a stop request ended it. Any error discards the outputs."""
-    bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
-               file=sys.stderr, leave=False)
-    try:
-        return _process(source, maker, outputs, bar, timing, stop, preview)
-    except BaseException:
-        _discard(outputs)
-        raise
-    finally:
-        bar.close()
-        if preview is not None:
-            preview.close()
 
 
 def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: Source,
@@ -183,247 +142,9 @@ def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, sou
         except StreamMaskError as error:
             problems.append(str(error))
         except BaseException:
-            _discard(outputs[index:])
+            discard(outputs[index:])
             raise
     if problems:
         raise StreamMaskError("; ".join(problems) + (f" ({', '.join(written)} written)" if written else ""))
 
 
-def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs: list[Output]) -> Preview:
-    """The window starts with the first output's parts and effect (the model's defaults without one)."""
-    from .preview import PreviewWindow  # opens a GUI toolkit: only when asked
-
-    first = next((output for output in outputs if output.selectable), None)
-    parts = first.parts if first else resolve_parts(config.preview_parts, labels, model_name)
-    effect = next((output.spec.effect for output in outputs if output.spec.effect), config.preview_effect)
-    return PreviewWindow(list(available_parts(labels).values()), parts, config.confidence, effect, config.finish)
-
-
-def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list[Output]:
-    """One Output per spec; a `{part}` path becomes one output per selected part."""
-    outputs = []
-    for spec in config.outputs:
-        parts = resolve_parts(spec.parts, labels, model_name)
-        if PART_FIELD not in spec.path:
-            outputs.append(make_output(spec, parts, config.confidence, config.finish, labels))
-            continue
-        for part in parts:
-            single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
-            outputs.append(make_output(single, [part], config.confidence, config.finish, labels))
-    paths = [output.spec.path if is_virtualcam(output.spec.path) else os.path.realpath(output.spec.path)
-             for output in outputs]
-    if len(set(paths)) != len(paths):
-        raise StreamMaskError("two outputs have the same path")
-    return outputs
-
-
-def _discard(outputs: list[Output]) -> None:
-    for output in outputs:
-        output.close()
-        if output.sink is not None:
-            output.sink.abort()
-
-
-class Preview(Protocol):
-    """A window shown on the model's thread (preview.PreviewWindow); its hotkeys may change the outputs."""
-
-    parts: list[Part]  # what the window shows; its hotkeys change them
-    latencies: list[float]  # seconds from capture to shown, per frame shown
-
-    def show(self, frame: Frame, mattes: FrameMattes, outputs: list[Output], status: LiveStatus) -> bool:
-        """Display this frame; False when the user asked to quit."""
-        ...
-
-    def close(self) -> None:
-        ...
-
-
-@dataclass
-class _Timing:
-    """What the run's figures are made of."""
-
-    frames: int = 0  # through the loop (what a preview-only run showed; the progress bar may be off)
-    dropped: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-
-def _process(source: Source, maker: PlaneMaker, outputs: list[Output], bar: tqdm, timing: _Timing,
-             stop: StopRequest, preview: Preview | None = None) -> bool:
-    """Make the planes of each frame of `source` and hand every output its matte; True if `stop` ended it.
-
-    On any exit, what was queued is written first. Stops early when the preview asks to quit.
-    """
-    reader = _Reader(source, source.info.live, stop)
-    writers = [_Writer(output, source.info.live) for output in outputs]
-    try:
-        for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
-            planes = maker.planes(index, item, _channels_in_use(outputs, preview))
-            mattes = FrameMattes(planes, item.rgb)  # outputs asking for the same matte share one
-            for output, writer in zip(outputs, writers):
-                writer.put((item, output.matte(mattes)))
-            bar.update()
-            timing.frames += 1
-            if preview is not None:
-                status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms, stopping=lambda: stop.requested)
-                if not preview.show(item, mattes, outputs, status):
-                    break
-        return stop.requested and not reader.finished
-    finally:
-        reader.close()
-        try:
-            _close_all(writers)
-        finally:
-            timing.dropped = reader.dropped
-            timing.latencies = [latency for writer in writers for latency in writer.latencies]
-            if preview is not None:  # the window is a consumer too: a preview-only run's latency is its own
-                timing.latencies += preview.latencies
-
-
-def _close_all(writers: list[_Writer]) -> None:
-    """Wait for every writer, then raise the first one's error: no writer may still be writing when the sinks
-    are closed or aborted (one output's full disk must not leave another's encoder running)."""
-    errors = []
-    for writer in writers:
-        try:
-            writer.close()
-        except BaseException as error:
-            errors.append(error)
-    if errors:
-        raise errors[0]
-
-
-def _channels_in_use(outputs: list[Output], preview: Preview | None) -> set[int]:
-    """The planes read this frame: the outputs' and the preview's (its hotkeys change its parts)."""
-    channels = {channel for output in outputs for channel in output.channels()}
-    if preview is not None:
-        channels |= {part.channel for part in preview.parts}
-    return channels
-
-
-def _forward_audio(item: Any, writers: list[_Writer]) -> bool:
-    """Hand an audio packet to every output; True if `item` was one."""
-    if not isinstance(item, av.Packet):
-        return False
-    for writer in writers:
-        writer.put(item)
-    return True
-
-
-class _Reader:
-    """Demuxes and decodes `source` on a thread; iterate to receive its frames and audio packets.
-
-    For a file, a bounded queue: the reader waits for the model, nothing is lost. For a live source
-    (camera, stream, --realtime), latest-frame-wins: a frame still waiting when a newer one arrives is
-    dropped (and counted), so latency stays bounded when the model is slower than the source. Audio
-    packets are never dropped.
-    """
-
-    def __init__(self, source: Source, live: bool, stop: StopRequest) -> None:
-        self._source = source
-        self._live = live
-        self._stop_request = stop  # the run's: iteration ends at once (not the reader's own _stop below)
-        self.finished = False  # the source's end was reached
-        self._items: collections.deque[Any] = collections.deque()
-        self._ready = threading.Condition()
-        self._stop = False
-        self._error: BaseException | None = None
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="stream-mask-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for item in self._source:
-                if isinstance(item, Frame) and not item.captured:
-                    item.captured = time.monotonic()
-                if not self._offer(item):
-                    return
-        except BaseException as error:  # re-raised on the caller's thread
-            self._error = error
-        finally:
-            self._offer(_END)
-
-    def _offer(self, item: Any) -> bool:
-        """Queue `item` unless the caller has stopped listening; True if queued."""
-        with self._ready:
-            if not self._live:
-                self._ready.wait_for(lambda: self._stop or len(self._items) < QUEUE_SIZE)
-            elif isinstance(item, Frame):
-                # A live source never waits (that would delay capture): the frame not yet taken goes.
-                waiting = len(self._items)
-                self._items = collections.deque(x for x in self._items if not isinstance(x, Frame))
-                self.dropped += waiting - len(self._items)
-            if self._stop:
-                return False
-            self._items.append(item)
-            self._ready.notify_all()
-            return True
-
-    def __iter__(self) -> Iterator[Any]:
-        while not self._stop_request.requested:
-            with self._ready:
-                # A signal cannot wake this wait (its handler only sets a flag): look again every so often.
-                if not self._ready.wait_for(lambda: bool(self._items), timeout=STOP_POLL_SECONDS):
-                    continue
-                item = self._items.popleft()
-                self._ready.notify_all()
-            if item is _END:
-                self.finished = True
-                break
-            yield item
-        if self.finished and self._error is not None:
-            raise self._error
-
-    def close(self) -> None:
-        with self._ready:
-            self._stop = True
-            self._ready.notify_all()
-        # A source blocked in I/O (a stalled pipe or stream) cannot be woken: give up on the daemon
-        # thread rather than hang the run; the container is closed by the caller afterwards.
-        self._thread.join(timeout=READER_JOIN_SECONDS)
-
-
-class _Writer:
-    """Renders, encodes and muxes one output on its own thread: audio packets and (frame, matte) pairs."""
-
-    def __init__(self, output: Output, live: bool) -> None:
-        self._output = output
-        self._sink = output.sink
-        # Live: a short queue, so a slow encoder makes the reader drop frames instead of adding latency.
-        self._queue: queue.Queue[Any] = queue.Queue(LIVE_QUEUE_SIZE if live else QUEUE_SIZE)
-        self.latencies: list[float] = []  # seconds from capture to written, per frame
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="stream-mask-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while (item := self._queue.get()) is not _END:
-                if isinstance(item, av.Packet):
-                    self._sink.write_audio(item)
-                else:
-                    frame, matte = item
-                    self._sink.write(frame, self._output.render(frame.rgb, matte))
-                    self.latencies.append(time.monotonic() - frame.captured)
-        except (OSError, av.error.FFmpegError) as error:  # a full disk, a vanished folder: one line, not a traceback
-            self._error = StreamMaskError(f"cannot write {self._sink.path}: {reason(error)}")
-            self._drain()
-        except BaseException as error:  # re-raised on the caller's thread by put() or close()
-            self._error = error
-            self._drain()
-
-    def _drain(self) -> None:
-        while self._queue.get() is not _END:  # keep draining so put() never blocks
-            pass
-
-    def put(self, item: Any) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
-
-    def close(self) -> None:
-        """Wait until everything queued is written."""
-        self._queue.put(_END)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error

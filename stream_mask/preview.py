@@ -1,8 +1,9 @@
 """The live preview window (OpenCV highgui) and its hotkeys.
 
 It runs on the model's thread, right after each frame is segmented (GUI toolkits want one thread),
-and shows one of four views of that frame. Hotkeys change the parts and the threshold of the preview
-*and of every output*, so what you see is what the recording or the virtual camera gets.
+and shows one of four views of that frame. Hotkeys change the run's LiveSettings, the parts and the
+threshold that the window *and every output* read, so what you see is what the recording or the
+virtual camera gets.
 
     q / Esc quit     space pause     1-6 toggle parts     [ / ] confidence -/+ 0.05
     m next view      f stats         h help
@@ -24,7 +25,7 @@ from . import effects
 from .config import Finish
 from .errors import StreamMaskError
 from .frames import Frame
-from .outputs import FrameMattes, Output, open_effect
+from .outputs import FrameMattes, LiveSettings, open_effect
 from .parts import Part
 
 VIEWS = ("composite", "mask", "overlay", "cutout")
@@ -52,14 +53,13 @@ class LiveStatus:
 class PreviewWindow:
     """An OpenCV window showing the composite, mask, overlay or cutout view of each frame."""
 
-    def __init__(self, choices: Sequence[Part], parts: Sequence[Part], confidence: float,
-                 effect: str | None = None, finish: Finish = Finish(), title: str = "stream-mask") -> None:
+    def __init__(self, choices: Sequence[Part], live: LiveSettings, effect: str | None = None,
+                 finish: Finish = Finish(), title: str = "stream-mask") -> None:
         if not display_available():
             raise StreamMaskError("no display for the preview window: give -o OUTPUT to run without one")
         self.title = title
         self.choices = list(choices)[:6]  # keys 1-6
-        self.parts = list(parts)
-        self.confidence = confidence
+        self.live = live  # the parts shown and the confidence, shared with the outputs
         self.view = VIEWS[0]
         self.effect = open_effect(effect or "blur")
         self.finish = finish  # the outputs' edge clean-up, so that the window shows what they get
@@ -71,7 +71,15 @@ class PreviewWindow:
         self._fps = 0.0
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
 
-    def show(self, frame: Frame, mattes: FrameMattes, outputs: list[Output], status: LiveStatus) -> bool:
+    @property
+    def parts(self) -> list[Part]:
+        return self.live.parts
+
+    @property
+    def confidence(self) -> float:
+        return self.live.confidence
+
+    def show(self, frame: Frame, mattes: FrameMattes, status: LiveStatus) -> bool:
         """Draw this frame and handle the keys pressed since the last one; False when the user quits."""
         if self._shown and not self._window_open():
             return False  # the window was closed
@@ -95,7 +103,7 @@ class PreviewWindow:
             if key == ord(" "):
                 paused = not paused
             elif key != -1:
-                self.handle_key(key, outputs)
+                self.handle_key(key)
                 if paused:  # show the change on the paused frame
                     picture = self.render(mattes)
                     self._annotate(picture, frame, status)
@@ -112,19 +120,13 @@ class PreviewWindow:
         except cv2.error:  # Qt, once its last window is closed: "NULL guiReceiver"
             return False
 
-    def handle_key(self, key: int, outputs: list[Output]) -> None:
-        """Apply one hotkey to the preview and to every output."""
+    def handle_key(self, key: int) -> None:
+        """Apply one hotkey: the part and confidence keys change the live settings (the outputs read them too)."""
         char = chr(key & 0xFF)
         if char in "123456" and int(char) <= len(self.choices):
-            part = self.choices[int(char) - 1]
-            self.parts = [p for p in self.parts if p != part] if part in self.parts else [*self.parts, part]
-            for output in (output for output in outputs if output.selectable):
-                output.parts = [p for p in output.parts if p != part] if part in output.parts else [*output.parts, part]
+            self.live.toggle(self.choices[int(char) - 1])
         elif char in "[]":
-            step = CONFIDENCE_STEP if char == "]" else -CONFIDENCE_STEP
-            self.confidence = round(min(1.0, max(0.01, self.confidence + step)), 2)
-            for output in outputs:
-                output.confidence = self.confidence
+            self.live.step_confidence(CONFIDENCE_STEP if char == "]" else -CONFIDENCE_STEP)
         elif char == "m":
             self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
         elif char == "f":

@@ -1,0 +1,72 @@
+"""A run's outputs, built from its RunConfig: one Output per `-o` (a `{part}` path: one per part), their sinks
+opened together, the preview window, and the LiveSettings its hotkeys change for all of them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .config import PART_FIELD, RunConfig
+from .errors import StreamMaskError
+from .frames import SourceInfo
+from .outputs import LiveSettings, Output, make_output
+from .parts import available_parts, resolve_parts
+from .sinks import is_virtualcam
+
+if TYPE_CHECKING:
+    from .preview import PreviewWindow
+
+
+def open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
+                 model_name: str) -> tuple[list[Output], PreviewWindow | None]:
+    """Every output's sink opened (nothing left behind if one fails), and the preview window if asked."""
+    live = LiveSettings(config.confidence)
+    outputs = make_outputs(config, labels, model_name, live)
+    opened: list[Output] = []
+    try:
+        for output in outputs:
+            output.open(source, config.overwrite)
+            opened.append(output)
+        preview = _open_preview(config, labels, model_name, outputs, live) if config.preview else None
+    except BaseException:
+        discard(opened)
+        raise
+    return outputs, preview
+
+
+def make_outputs(config: RunConfig, labels: list[str], model_name: str, live: LiveSettings) -> list[Output]:
+    """One Output per spec; a `{part}` path becomes one output per selected part."""
+    outputs = []
+    for spec in config.outputs:
+        parts = resolve_parts(spec.parts, labels, model_name)
+        if PART_FIELD not in spec.path:
+            outputs.append(make_output(spec, parts, live, config.finish, labels))
+            continue
+        for part in parts:
+            single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
+            outputs.append(make_output(single, [part], live, config.finish, labels))
+    paths = [output.spec.path if is_virtualcam(output.spec.path) else os.path.realpath(output.spec.path)
+             for output in outputs]
+    if len(set(paths)) != len(paths):
+        raise StreamMaskError("two outputs have the same path")
+    return outputs
+
+
+def discard(outputs: list[Output]) -> None:
+    """Leave nothing of these outputs behind (their sinks' partial files go)."""
+    for output in outputs:
+        output.close()
+        if output.sink is not None:
+            output.sink.abort()
+
+
+def _open_preview(config: RunConfig, labels: list[str], model_name: str, outputs: list[Output],
+                  live: LiveSettings) -> PreviewWindow:
+    """The window starts with the first output's parts and effect (the model's defaults without one)."""
+    from .preview import PreviewWindow  # opens a GUI toolkit: only when asked
+
+    first = next((output for output in outputs if output.selectable), None)
+    live.parts = first.parts if first else resolve_parts(config.preview_parts, labels, model_name)
+    effect = next((output.spec.effect for output in outputs if output.spec.effect), config.preview_effect)
+    return PreviewWindow(list(available_parts(labels).values()), live, effect, config.finish)
