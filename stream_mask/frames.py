@@ -1,6 +1,6 @@
 """The types every floor shares: a decoded `Frame`, what a source is (`SourceInfo`) and the `Source` interface.
 
-Types only, so that the model, outputs, sinks and preview need not import the decoders in `sources.py`.
+Types only, so that the model, outputs, sinks and preview need not import the decoders in `sources/`.
 """
 
 from __future__ import annotations

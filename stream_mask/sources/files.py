@@ -46,11 +46,11 @@ class VideoFileSource(Source):
             raise self._open_error(error, shown, time.monotonic() - started, timeout) from None
         if not self._container.streams.video:
             self._container.close()
-            raise StreamMaskError(f"{path} has no video stream")
+            raise StreamMaskError(f"{shown} has no video stream")
         self._video = self._container.streams.video[0]
         if self._video.codec_context.name in TEXT_ART_CODECS:
             self._container.close()
-            raise StreamMaskError(f"cannot read {path}: not a video or image file (FFmpeg reads it as text art)")
+            raise StreamMaskError(f"cannot read {shown}: not a video or image file (FFmpeg reads it as text art)")
         self._video.thread_type = "AUTO"  # frame + slice threads: decoding keeps pace with inference
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
