@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
-from .errors import StreamMaskError
-from .frames import Frame, SourceInfo
-from .publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
+from ..errors import StreamMaskError
+from ..frames import Frame, SourceInfo
+from ..publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file, publish_folder,
                       reason, refuse_input)
-from .sidecar import SEQUENCE_SIDECAR, write_sidecar
-from .sources import IMAGE_EXTENSIONS
+from ..sidecar import SEQUENCE_SIDECAR, write_sidecar
+from ..sources import IMAGE_EXTENSIONS
 
 
 PICTURES = ("gray", "rgb", "rgba")  # what a sink's write() takes: HxW, HxWx3 RGB, HxWx4 RGBA (straight alpha)
