@@ -37,7 +37,7 @@ from .preview import LiveStatus
 from .publish import reason
 from .segmenter import Refiner, Segmenter
 from .sidecar import describe
-from .sinks import is_virtualcam
+from .sinks import names_a_file
 from .sources import open_source
 from .stops import StopRequest
 from .temporal import Stabiliser
@@ -256,7 +256,7 @@ def _make_outputs(config: RunConfig, labels: list[str], model_name: str) -> list
         for part in parts:
             single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
             outputs.append(make_output(single, [part], config.confidence, config.finish, labels))
-    paths = [output.spec.path if is_virtualcam(output.spec.path) else os.path.realpath(output.spec.path)
+    paths = [os.path.realpath(output.spec.path) if names_a_file(output.spec.path) else output.spec.path
              for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")

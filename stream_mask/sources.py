@@ -21,7 +21,6 @@ import glob
 import os
 import stat
 import time
-import urllib.parse
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +31,7 @@ import av.sidedata.sidedata
 import cv2
 import numpy as np
 
-from .errors import StreamMaskError
+from .errors import StreamMaskError, redact_url
 from .frames import Frame, Source, SourceInfo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -429,7 +428,7 @@ def open_source(spec: str, realtime: bool = False, size: tuple[int, int] | None 
     """
     if live is not None and not is_stream_url(spec):
         flag = "--live" if live else "--no-live"
-        raise StreamMaskError(f"{flag} applies to network streams (rtsp://, http://, udp://...), not to {_redact(spec)}"
+        raise StreamMaskError(f"{flag} applies to network streams (rtsp://, http://, udp://...), not to {redact_url(spec)}"
                               + (": use --realtime to play a file like a camera" if live else ""))
     source = _open(spec, size, fps, live)
     if realtime and not source.info.live:
@@ -457,7 +456,7 @@ def _open(spec: str, size: tuple[int, int] | None, fps: float | None, live: bool
         description = spec if spec.startswith(CAMERA_PREFIX) else f"{CAMERA_PREFIX}{spec}"
         return CameraSource(device, size=size, fps=fps, description=description)
     if size is not None or fps is not None:
-        raise StreamMaskError("--size and --fps are requests to a camera; they do not apply to " + _redact(spec))
+        raise StreamMaskError("--size and --fps are requests to a camera; they do not apply to " + redact_url(spec))
     if is_stream_url(spec):
         return open_stream(spec, live=live)
     path = Path(spec)
@@ -497,19 +496,7 @@ def open_stream(url: str, timeout: float = STREAM_TIMEOUT, live: bool | None = N
         live = True if live is None else live
     if scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = "tcp"  # no lost UDP packets, and it passes NAT and firewalls
-    return VideoFileSource(url, options=options, live=live, timeout=timeout, description=_redact(url), network=True)
-
-
-def _redact(url: str) -> str:
-    """A URL as shown in messages: any password replaced by ***."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return url
+    return VideoFileSource(url, options=options, live=live, timeout=timeout, description=redact_url(url), network=True)
 
 
 def _display_matrix(frame: av.VideoFrame, time_base: Fraction) -> tuple[int, ...] | None:
