@@ -26,8 +26,8 @@ CLIP = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 320x192, 12 fps,
 AUDIO_CLIP = MEDIA / "people" / "gesture_recognizer_test_video.mp4"  # 720p 25 fps with AAC: its first second
 OPEN_SECONDS = 300  # the peer waits this long for the run to start sending (model loading on a busy machine)
 SILENT_SECONDS = 10  # UDP has no end: the peer stops after this long without a packet
-# A UDP peer takes the stream's parameters from its first packets: FFmpeg's default waits for 5 s of stream, and a
-# stream shorter than that has no end to cut the wait short (RTMP's has: the sender leaves).
+# A peer that takes the stream's parameters from its first packets: FFmpeg's default waits for 5 s of stream, and a
+# UDP stream shorter than that has no end to cut the wait short (RTMP's has: the sender leaves).
 UDP_PEER_OPTIONS = {"probesize": "32768", "analyzeduration": "1"}
 
 
@@ -49,12 +49,12 @@ def bound(port: int, table: str) -> bool:
 class Peer:
     """Reads `url` with PyAV on a thread, from before the run starts: the pictures and audio it receives."""
 
-    def __init__(self, url: str, port: int, table: str, options: dict[str, str]) -> None:
+    def __init__(self, url: str, port: int, table: str, options: dict[str, str], leave_after: int = 0) -> None:
         self.frames: list[np.ndarray] = []
         self.audio_codec: str | None = None
         self.audio_seconds = 0.0
         self.ended_by: BaseException | None = None  # how reading stopped (UDP: the silence; RTMP: the sender left)
-        self._url, self._options = url, options
+        self._url, self._options, self._leave_after = url, options, leave_after  # 0: read to the end
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 60
@@ -70,6 +70,8 @@ class Peer:
                     for frame in packet.decode():
                         if isinstance(frame, av.VideoFrame):
                             self.frames.append(frame.to_ndarray(format="rgb24"))
+                            if len(self.frames) == self._leave_after:
+                                return  # hangs up
                         else:
                             self.audio_codec = packet.stream.codec_context.name
                             self.audio_seconds += frame.samples / frame.sample_rate
@@ -162,13 +164,27 @@ def test_rtmp_carries_the_source_audio_as_aac(tmp_path_factory, tmp_path):
     assert peer.audio_seconds == pytest.approx(1.0, abs=0.05)
 
 
+def test_a_server_that_hangs_up_mid_run_is_a_one_line_error(tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+    url = f"rtmp://127.0.0.1:{port}/live/stream"
+    peer = Peer(url, port, "tcp", {"listen": "1", **UDP_PEER_OPTIONS}, leave_after=3)
+    clip = MEDIA / "davis_parkour" / "parkour_24fps_from_frames.mp4"  # 100 frames: 4 s at --realtime
+    result = run_cli("run", str(clip), "--realtime", "-o", url, "--model", "selfie", "-q", cwd=tmp_path)
+    peer.join()
+    assert len(peer.frames) == 3
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stream-mask: error: cannot send to {url}: "), result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rtmp_with_no_server_is_a_one_line_error_without_the_password(tmp_path):
     port = free_port(socket.SOCK_STREAM)  # nothing listens there: the connection is refused
     result = run_cli("run", str(CLIP), "-o", f"rtmp://user:secret@127.0.0.1:{port}/live/stream", "--model", "selfie",
                      cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"stream-mask: error: cannot send to rtmp://user:***@127.0.0.1:{port}/live/stream: "
-                                     f"Connection refused")
+    url = f"rtmp://user:***@127.0.0.1:{port}/live/stream"
+    assert result.stderr.strip() == f"stream-mask: error: cannot send to {url}: Connection refused"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -3,6 +3,7 @@ what it declares to the registry (stream_mask/sinks/__init__.py), and the checks
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -111,3 +112,19 @@ class Sink:
 def release(claim: Claim | None) -> None:
     if claim is not None:
         claim.release()
+
+
+def check_parent(folder: Path) -> None:
+    """The folder a file output goes in must exist and be writable."""
+    if not folder.is_dir():
+        raise StreamMaskError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise StreamMaskError(f"cannot write to {folder}: permission denied")
+
+
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    """A file output's name may hold nothing, or (--overwrite) a file."""
+    if path.exists() and not overwrite:
+        raise StreamMaskError(f"output {path} exists: pass --overwrite to replace it")
+    if path.is_dir():
+        raise StreamMaskError(f"output {path} is a folder")

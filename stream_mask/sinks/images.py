@@ -19,7 +19,7 @@ from ..frames import Frame, SourceInfo
 from ..publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file,
                        publish_folder, reason, refuse_input)
 from ..sidecar import SEQUENCE_SIDECAR
-from .base import Sink, release
+from .base import Sink, check_parent, refuse_existing, release
 
 _IN_PLACE = "stream-mask"  # what a folder filled in place is claimed and built as, inside it
 
@@ -204,14 +204,6 @@ def _check_folder(folder: Path, spec: str | Path) -> None:
         raise StreamMaskError(f"output {spec} exists and is not a folder")
 
 
-def check_parent(folder: Path) -> None:
-    """The folder a file output goes in must exist and be writable."""
-    if not folder.is_dir():
-        raise StreamMaskError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise StreamMaskError(f"cannot write to {folder}: permission denied")
-
-
 def _check_pattern(name: str) -> None:
     try:
         name % 0
@@ -219,14 +211,6 @@ def _check_pattern(name: str) -> None:
         raise StreamMaskError(f"bad output pattern {name!r}: use one number field such as %05d") from None
     if not name.lower().endswith(".png"):
         raise StreamMaskError(f"bad output pattern {name!r}: image sequences are written as .png")
-
-
-def refuse_existing(path: Path, overwrite: bool) -> None:
-    """A file output's name may hold nothing, or (--overwrite) a file."""
-    if path.exists() and not overwrite:
-        raise StreamMaskError(f"output {path} exists: pass --overwrite to replace it")
-    if path.is_dir():
-        raise StreamMaskError(f"output {path} is a folder")
 
 
 def _refuse_existing_sequence(folder: Path, pattern: str, overwrite: bool, spec: str) -> None:

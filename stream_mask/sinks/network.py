@@ -57,8 +57,8 @@ class NetworkSink(EncodingSink):
             self._video.codec_context.open()
             try:
                 # Connects now (RTMP's handshake too): a peer that refuses stops the run before any work. PyAV opens
-                # an output URL without options, so no timeout can be set: a server that accepts and never answers
-                # holds the run here.
+                # an output URL without options or interrupt callback, holding the GIL: no timeout can be set, and a
+                # server that accepts and never answers holds the run here, signals included (README: known limit).
                 self._container.start_encoding()
             except av.error.ProtocolNotFoundError:
                 raise StreamMaskError(

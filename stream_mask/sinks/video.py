@@ -19,8 +19,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspac
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import Claim, claimed, partial_path, publish_file, refuse_input
-from .base import Sink, release
-from .images import check_parent, refuse_existing
+from .base import Sink, check_parent, refuse_existing, release
 
 _NDARRAY_FORMATS = {"gray": "gray", "rgb": "rgb24", "rgba": "rgba"}
 ALPHA_EXTENSIONS = (".mov", ".webm")  # containers people use for video with transparency: alpha by default
