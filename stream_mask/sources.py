@@ -31,8 +31,9 @@ import av.sidedata.sidedata
 import cv2
 import numpy as np
 
-from .errors import StreamMaskError, redact_url
+from .errors import StreamMaskError
 from .frames import Frame, Source, SourceInfo
+from .urls import redact_url
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_IMAGE_FPS = Fraction(25)  # frame rate given to image sequences, which carry none

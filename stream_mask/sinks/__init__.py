@@ -7,9 +7,10 @@ output is one new module here and one `register_sink` line below; the order of r
 
 from __future__ import annotations
 
-from ..errors import StreamMaskError, redact_url
+from ..errors import StreamMaskError
 from ..frames import SourceInfo
-from .base import PICTURES, Sink, url_scheme
+from ..urls import redact_url, url_scheme
+from .base import PICTURES, Sink
 from .images import ImageSequenceSink, ImageSink
 from .network import NetworkSink
 from .video import VideoSink

@@ -4,7 +4,6 @@ what it declares to the registry (stream_mask/sinks/__init__.py), and the checks
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,10 @@ from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import Claim, undone_on_failure
 from ..sidecar import write_sidecar
+from ..urls import url_scheme
 
 PICTURES = ("gray", "rgb", "rgba")  # what a sink's write() takes: HxW, HxWx3 RGB, HxWx4 RGBA (straight alpha)
 _CHANNELS = {"gray": None, "rgb": 3, "rgba": 4}
-_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def url_scheme(spec: str) -> str | None:
-    """`rtmp` for `rtmp://host/app`, None for a path (a Windows drive `C:\\` has no `//`)."""
-    match = _SCHEME.match(spec)
-    return match["scheme"].lower() if match else None
-
-
 class Sink:
     """Receives one picture per frame (and audio packets); `close()` publishes, `abort()` discards.
 

@@ -13,10 +13,10 @@ from typing import Any
 import av
 import numpy as np
 
-from ..errors import StreamMaskError, redact_url
+from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import undone_on_failure
-from .base import url_scheme
+from ..urls import redact_url, url_scheme
 from .video import EncodingSink, VideoFormat
 
 CONTAINERS = {"rtmp": "flv", "udp": "mpegts", "srt": "mpegts"}  # URL scheme -> FFmpeg muxer
