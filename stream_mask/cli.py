@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", action=_AddOutput, metavar="OUTPUT", dest="outputs",
                      help="out.mkv (lossless FFV1), out.mp4 (H.264), out.mov (ProRes 4444 with alpha), out.webm "
                           "(VP9 with alpha), a folder or masks/%%05d.png (PNGs), out.png (one image); "
-                          "out_{part}.mkv writes one file per part. Repeat -o for several outputs from one pass")
+                          "out_{part}.mkv writes one file per part. Live: virtualcam (a virtual camera), "
+                          "rtmp://HOST/APP/KEY (FLV), udp://HOST:PORT or srt://HOST:PORT (MPEG-TS), low-latency H.264; "
+                          "they get the composite unless --kind says. Repeat -o for several outputs from one pass")
     output_options = run.add_argument_group("per-output options (apply to the next -o; after the last -o, to it)")
     output_options.add_argument("--kind", action=_OutputOption, choices=KINDS,
                                 help="mask (grey matte), alpha (frame + matte as alpha), composite (frame with --effect), "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
-from pathlib import Path
 from typing import Any
 
 from .errors import StreamMaskError
@@ -40,7 +39,6 @@ DEFAULT_REFINE_PASSES = 1  # --refine without a number
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
-ALPHA_EXTENSIONS = (".mov", ".webm")  # containers people use for video with transparency
 PART_FIELD = "{part}"  # in an output path: one output per selected part
 
 
@@ -56,14 +54,15 @@ class OutputSpec:
     invert: bool = False  # composite: apply the effect to the selected parts instead of the rest
 
     def resolved_kind(self) -> str:
-        """--kind if given; else composite when an effect is given or the output is a virtual camera (blurred
-        background by default: what people send to a call), alpha for .mov/.webm, else mask."""
+        """--kind if given; else composite when an effect is given; else what the output's sink writes by default
+        (a virtual camera or a stream: composite; .mov/.webm: alpha; else mask)."""
         if self.kind is not None:
             return self.kind
-        # A virtual camera: the same rule as sinks.is_virtualcam (not imported: config stays free of PyAV).
-        if self.effect is not None or self.path == "virtualcam" or self.path.startswith("virtualcam:"):
+        if self.effect is not None:
             return "composite"
-        return "alpha" if Path(self.path).suffix.lower() in ALPHA_EXTENSIONS else "mask"
+        from .sinks import default_kind  # PyAV loads only for a run: --help and `models` stay fast
+
+        return default_kind(self.path)
 
     def __post_init__(self) -> None:
         if self.kind is not None and self.kind not in KINDS:

@@ -12,7 +12,7 @@ from .errors import StreamMaskError
 from .frames import SourceInfo
 from .outputs import LiveSettings, Output, make_output
 from .parts import available_parts, resolve_parts
-from .sinks import is_virtualcam
+from .sinks import names_a_file
 
 if TYPE_CHECKING:
     from .preview import PreviewWindow
@@ -46,7 +46,7 @@ def make_outputs(config: RunConfig, labels: list[str], model_name: str, live: Li
         for part in parts:
             single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
             outputs.append(make_output(single, [part], live, config.finish, labels))
-    paths = [output.spec.path if is_virtualcam(output.spec.path) else os.path.realpath(output.spec.path)
+    paths = [os.path.realpath(output.spec.path) if names_a_file(output.spec.path) else output.spec.path
              for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")

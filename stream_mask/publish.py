@@ -18,7 +18,7 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .errors import StreamMaskError
@@ -36,6 +36,21 @@ _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<what>partial|replaced
 def reason(error: BaseException) -> str:
     """The words of an OS or FFmpeg error without its file name (messages name the output themselves)."""
     return getattr(error, "strerror", None) or str(error)
+
+
+@contextlib.contextmanager
+def undone_on_failure(undo: Callable[[], None], target: Path | str,
+                      errors: tuple[type[BaseException], ...] = (OSError,), doing: str = "write") -> Iterator[None]:
+    """Run the block; if it fails, `undo()` first (nothing half-done stays). One of `errors` (a full disk) becomes
+    one line, `cannot {doing} {target}: why`; anything else (Ctrl-C, a bug, a StreamMaskError) goes on as it is."""
+    try:
+        yield
+    except errors as error:
+        undo()
+        raise StreamMaskError(f"cannot {doing} {target}: {reason(error)}") from None
+    except BaseException:
+        undo()
+        raise
 
 
 def partial_path(target: Path) -> Path:
@@ -56,16 +71,10 @@ class Claim:
         self.target = target
         self.path = target.with_name(claim_name(target))
         self._fd: int | None = None
-        try:
+        with undone_on_failure(self.release, target):
             self._take()
             for name in (target, *leftovers):
                 _clear_leftovers(name)
-        except OSError as error:
-            self.release()
-            raise StreamMaskError(f"cannot write {target}: {reason(error)}") from None
-        except BaseException:
-            self.release()
-            raise
 
     def _take(self) -> None:
         while True:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 
 from standin_model import build_standin_model
@@ -32,3 +33,16 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                 **(env or {})}
     return subprocess.run([sys.executable, "-m", "stream_mask.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=full_env, timeout=600)
+
+
+def stream_copy(source: Path, target: Path, seconds: float) -> None:
+    """The first `seconds` of `source`, video and audio packets copied (the clip starts on a keyframe and its
+    B-frames reference only earlier pictures within a 4-frame group, so the cut at 1.00 s is clean)."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+        video, audio = src.streams.video[0], src.streams.audio[0]
+        out = {video.index: dst.add_stream_from_template(video), audio.index: dst.add_stream_from_template(audio)}
+        for packet in src.demux(video, audio):
+            if packet.dts is None or packet.pts * packet.time_base >= seconds:
+                continue
+            packet.stream = out[packet.stream.index]
+            dst.mux(packet)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MEDIA, needs_shared, run_cli
+from conftest import MEDIA, needs_shared, run_cli, stream_copy
 
 pytestmark = needs_shared
 
@@ -30,19 +30,6 @@ ALPHA_MEAN_ERROR = {"a.mov": 0.0, "a.webm": 0.05}
 # of 1024 samples), Opus in WebM included (its 312-sample pre-skip is signalled and dropped by the decoder).
 # The bound is Matroska's timestamp resolution, 1 ms.
 AUDIO_START_TOLERANCE = {".mkv": 0.001, ".mp4": 0.001, ".mov": 0.001, ".webm": 0.001}
-
-
-def _stream_copy(source: Path, target: Path, seconds: float) -> None:
-    """The first `seconds` of `source`, video and audio packets copied (the clip starts on a keyframe and its
-    B-frames reference only earlier pictures within a 4-frame group, so the cut at 1.00 s is clean)."""
-    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
-        video, audio = src.streams.video[0], src.streams.audio[0]
-        out = {video.index: dst.add_stream_from_template(video), audio.index: dst.add_stream_from_template(audio)}
-        for packet in src.demux(video, audio):
-            if packet.dts is None or packet.pts * packet.time_base >= seconds:
-                continue
-            packet.stream = out[packet.stream.index]
-            dst.mux(packet)
 
 
 def _decode(path: Path, vp9_alpha: bool = False) -> list[av.VideoFrame]:
@@ -74,7 +61,7 @@ def _pngs(folder: Path, count: int) -> list[np.ndarray]:
 def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
     """The 1 s clip and its frames decoded to RGB, as the command decodes them."""
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    _stream_copy(CLIP, path, SECONDS)
+    stream_copy(CLIP, path, SECONDS)
     frames = [frame.to_ndarray(format="rgb24") for frame in _decode(path)]
     assert len(frames) == 25
     return path, frames

@@ -12,7 +12,8 @@ import pytest
 
 from stream_mask.errors import StreamMaskError
 from stream_mask.frames import Frame, SourceInfo
-from stream_mask.sinks import VIDEO_FORMATS, open_sink
+from stream_mask.sinks import open_sink
+from stream_mask.sinks.video import VIDEO_FORMATS
 from stream_mask.sources.files import VideoFileSource
 
 SHARED_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "people" / "gesture_recognizer_test_video.mp4"

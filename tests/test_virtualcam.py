@@ -31,7 +31,8 @@ from recording_camera import RecordingCamera  # noqa: E402
 from stream_mask.config import OutputSpec  # noqa: E402
 from stream_mask.errors import StreamMaskError  # noqa: E402
 from stream_mask.frames import Frame, SourceInfo  # noqa: E402
-from stream_mask.sinks import VirtualCameraSink, open_sink, parse_virtualcam  # noqa: E402
+from stream_mask.sinks import open_sink  # noqa: E402
+from stream_mask.sinks.virtualcam import VirtualCameraSink, parse_virtualcam  # noqa: E402
 
 CLIP = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 320x192, 12 fps, 9 frames
 RGB_FOURCC = encode_fourcc("raw ")  # pyvirtualcam.PixelFormat.RGB
