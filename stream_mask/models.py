@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 import pooch
 from tqdm import tqdm
 
-from stream_mask.errors import StreamMaskError
+from .errors import StreamMaskError
+from .runtime import FACE_LANDMARKER, RUNTIMES, SEGMENTER
 
 MODEL_DIR_ENV = "STREAM_MASK_MODEL_DIR"
 MIRROR_ENV = "STREAM_MASK_MODEL_MIRROR"
@@ -32,9 +33,6 @@ VERIFIED = "verified"
 MISSING = "missing"
 MISMATCH = "sha256 mismatch"
 
-# What a model file is, which says which runtime opens it (runtime.RUNTIMES).
-SEGMENTER = "segmenter"  # RGB frame -> one confidence plane per label
-FACE_LANDMARKER = "face_landmarker"  # RGB frame -> face meshes, drawn as the face-landmark parts
 
 
 @dataclass(frozen=True)
@@ -270,8 +268,6 @@ def resolve_model(
 
 def model_suffixes() -> tuple[str, ...]:
     """The model file types some runtime opens (runtime.RUNTIMES), in registration order."""
-    from .runtime import RUNTIMES  # the runtimes import MediaPipe: only when a model is given by path
-
     return tuple(dict.fromkeys(suffix for _, suffix in RUNTIMES))
 
 

@@ -19,9 +19,9 @@ from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, RunConfig
 from .errors import StreamMaskError
 from .frames import Frame
-from .models import FACE_LANDMARKER, REGISTRY, SEGMENTER, ResolvedModel, resolve_model
+from .models import REGISTRY, ResolvedModel, resolve_model
 from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, person_part
-from .runtime import ModelRuntime, open_runtime
+from .runtime import FACE_LANDMARKER, SEGMENTER, ModelRuntime, open_runtime
 from .temporal import Stabiliser
 
 _Self = TypeVar("_Self", bound="_Closing")

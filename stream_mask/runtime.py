@@ -4,19 +4,27 @@ A runtime turns an RGB frame at a timestamp into named confidence planes (HxW fl
 name in `labels`). The MediaPipe ImageSegmenter (segmenter.py) and the face landmarker's parts
 (landmarks.py) are the two today; planes.py combines them for a run and never asks which is which.
 A new runtime (ONNX, say) is one new file implementing `ModelRuntime` plus one line in `RUNTIMES`.
+
+Runtimes are named there as "module:Class" and imported only when a model is opened, so that finding and listing
+model files (models.py, `stream-mask models`) neither loads MediaPipe nor imports this module's users back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+import importlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import StreamMaskError
-from .landmarks import FaceParts
-from .models import FACE_LANDMARKER, SEGMENTER, ResolvedModel
-from .segmenter import Segmenter
+
+if TYPE_CHECKING:
+    from .models import ResolvedModel
+
+# What a model file is, which says which runtime opens it (a model's ModelInfo.kind; `--model` is a segmenter).
+SEGMENTER = "segmenter"  # RGB frame -> one confidence plane per label
+FACE_LANDMARKER = "face_landmarker"  # RGB frame -> face meshes, drawn as the face-landmark parts
 
 
 class ModelRuntime(Protocol):
@@ -34,17 +42,18 @@ class ModelRuntime(Protocol):
         ...
 
 
-# (model kind, file suffix) -> runtime class, called as runtime(path, video=..., **settings).
-RUNTIMES: dict[tuple[str, str], Callable[..., ModelRuntime]] = {
-    (SEGMENTER, ".tflite"): Segmenter,
-    (SEGMENTER, ".task"): Segmenter,
-    (FACE_LANDMARKER, ".task"): FaceParts,
+# (model kind, file suffix) -> "module:Class" of the runtime, called as Class(path, video=..., **settings).
+RUNTIMES: dict[tuple[str, str], str] = {
+    (SEGMENTER, ".tflite"): "stream_mask.segmenter:Segmenter",
+    (SEGMENTER, ".task"): "stream_mask.segmenter:Segmenter",
+    (FACE_LANDMARKER, ".task"): "stream_mask.landmarks:FaceParts",
 }
 
 
 def open_runtime(model: ResolvedModel, kind: str, video: bool, **settings: Any) -> ModelRuntime:
     """`model` opened as a `kind` (models.SEGMENTER, models.FACE_LANDMARKER): VIDEO mode or IMAGE mode."""
-    runtime = RUNTIMES.get((kind, model.path.suffix))
-    if runtime is None:
+    name = RUNTIMES.get((kind, model.path.suffix))
+    if name is None:
         raise StreamMaskError(f"no runtime opens {model.path} as a {kind.replace('_', ' ')}")
-    return runtime(model.path, video=video, **settings)
+    module, _, cls = name.partition(":")
+    return getattr(importlib.import_module(module), cls)(model.path, video=video, **settings)

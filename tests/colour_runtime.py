@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from standin_model import COLOURS, LABELS, SHARPNESS
-from stream_mask.models import SEGMENTER
-from stream_mask.runtime import RUNTIMES
+from stream_mask.runtime import RUNTIMES, SEGMENTER
 
 SUFFIX = ".npz"
 
@@ -41,7 +40,7 @@ class ColourKeyRuntime:
 
 
 def register() -> None:
-    RUNTIMES[(SEGMENTER, SUFFIX)] = ColourKeyRuntime
+    RUNTIMES[(SEGMENTER, SUFFIX)] = f"{__name__}:ColourKeyRuntime"
 
 
 def write_model(path: Path) -> Path:

@@ -16,8 +16,7 @@ import colour_runtime
 from conftest import MODELS, run_cli
 from standin_model import COLOURS
 from stream_mask.api import generate_masks
-from stream_mask.models import SEGMENTER
-from stream_mask.runtime import RUNTIMES
+from stream_mask.runtime import RUNTIMES, SEGMENTER
 
 TESTS = Path(__file__).resolve().parent
 
@@ -31,7 +30,7 @@ def painted() -> np.ndarray:
 @pytest.fixture
 def registered(monkeypatch):
     """colour_runtime.register() for one test: the registry is put back after it."""
-    monkeypatch.setitem(RUNTIMES, (SEGMENTER, colour_runtime.SUFFIX), colour_runtime.ColourKeyRuntime)
+    monkeypatch.setitem(RUNTIMES, (SEGMENTER, colour_runtime.SUFFIX), "colour_runtime:ColourKeyRuntime")
 
 
 def test_library_takes_a_registered_runtime(tmp_path, standin_model, registered):
