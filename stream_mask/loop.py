@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import av
@@ -64,6 +64,7 @@ class LoopResult:
     frames: int  # through the loop (what a preview-only run showed; the progress bar may be off)
     dropped: int  # live sources: frames skipped because a newer one had arrived
     latencies: tuple[float, ...]  # seconds from capture to written (or shown), per frame and output
+    lost: dict[int, str] = field(default_factory=dict)  # optional outputs (streams) lost mid-run: index -> why
 
 
 def run_loop(source: Source, maker: PlaneMaker, outputs: Sequence[Output], preview: Preview | None,
@@ -71,8 +72,10 @@ def run_loop(source: Source, maker: PlaneMaker, outputs: Sequence[Output], previ
     """Make the planes of each frame of `source` and hand every output its matte, under a progress bar.
 
     Ends at the source's end, at a stop request, or when the preview asks to quit. On any exit, what was queued
-    is written first and every thread has ended; an error of any thread (reader, model, writer) is raised here.
-    The outputs' sinks must be open; they are left open (the caller publishes or discards them).
+    is written first and every thread has ended; an error of any thread (reader, model, writer) is raised here,
+    except an optional output's (a stream whose peer left: `Sink.optional`), which ends that output only and is
+    reported in `LoopResult.lost` (the loop ends when nothing is left to write to). The outputs' sinks must be
+    open; they are left open (the caller publishes or discards them).
     """
     bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
                file=sys.stderr, leave=False)
@@ -95,6 +98,8 @@ def _process(source: Source, maker: PlaneMaker, outputs: Sequence[Output], bar: 
                 writer.put((item, output.matte(mattes)))
             bar.update()
             frames += 1
+            if preview is None and all(writer.lost for writer in writers):
+                break  # every output gone (a stream's peer left): nothing to do
             if preview is not None:
                 status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms, stopping=lambda: stop.requested)
                 if not preview.show(item, mattes, status):
@@ -106,7 +111,8 @@ def _process(source: Source, maker: PlaneMaker, outputs: Sequence[Output], bar: 
     latencies = [latency for writer in writers for latency in writer.latencies]
     if preview is not None:  # the window is a consumer too: a preview-only run's latency is its own
         latencies += preview.latencies
-    return LoopResult(interrupted, frames, reader.dropped, tuple(latencies))
+    lost = {index: str(writer.lost) for index, writer in enumerate(writers) if writer.lost is not None}
+    return LoopResult(interrupted, frames, reader.dropped, tuple(latencies), lost)
 
 
 def _close_all(writers: list[_Writer]) -> None:
@@ -223,6 +229,7 @@ class _Writer:
         self._queue: queue.Queue[Any] = queue.Queue(LIVE_QUEUE_SIZE if live else QUEUE_SIZE)
         self.latencies: list[float] = []  # seconds from capture to written, per frame
         self._error: BaseException | None = None
+        self.lost: StreamMaskError | None = None  # why an optional output ended (its sink aborted itself)
         self._thread = threading.Thread(target=self._run, name="stream-mask-writer", daemon=True)
         self._thread.start()
 
@@ -236,11 +243,19 @@ class _Writer:
                     self._sink.write(frame, self._output.render(frame.rgb, matte))
                     self.latencies.append(time.monotonic() - frame.captured)
         except (OSError, av.error.FFmpegError) as error:  # a full disk, a vanished folder: one line, not a traceback
-            self._error = StreamMaskError(f"cannot write {self._sink.path}: {reason(error)}")
-            self._drain()
+            self._fail(StreamMaskError(f"cannot write {self._sink.path}: {reason(error)}"))
+        except StreamMaskError as error:
+            self._fail(error)
         except BaseException as error:  # re-raised on the caller's thread by put() or close()
             self._error = error
             self._drain()
+
+    def _fail(self, error: StreamMaskError) -> None:
+        if self._sink.optional:
+            self.lost = error  # that output ends; the run goes on
+        else:
+            self._error = error
+        self._drain()
 
     def _drain(self) -> None:
         while self._queue.get() is not _END:  # keep draining so put() never blocks
@@ -249,7 +264,8 @@ class _Writer:
     def put(self, item: Any) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(item)
+        if self.lost is None:
+            self._queue.put(item)
 
     def close(self) -> None:
         """Wait until everything queued is written."""

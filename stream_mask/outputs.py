@@ -17,12 +17,10 @@ from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, Finish, OutputSpec, check_co
 from .errors import StreamMaskError
 from .frames import Frame, SourceInfo
 from .parts import Part
-from .sinks import Sink, open_sink
+from .sinks import Sink, lossless, open_sink
 from .sources.files import VideoFileSource
 from .sources.images import read_image
-
-LOSSY_EXTENSIONS = (".mp4", ".mov", ".webm")  # class indices must survive exactly: labels refuse these
-
+from .urls import redact_url
 
 def finished_mask(planes: Sequence[np.ndarray], confidence: float, soft: bool, finish: Finish,
                   rgb: np.ndarray) -> np.ndarray:
@@ -201,8 +199,8 @@ class LabelsOutput(Output):
 
     def __init__(self, spec: OutputSpec, parts: list[Part], live: LiveSettings, finish: Finish = Finish()) -> None:
         super().__init__(spec, parts, live, finish)
-        if Path(spec.path).suffix.lower() in LOSSY_EXTENSIONS:
-            raise StreamMaskError(f"a label map must be lossless: write {spec.path} as .mkv or PNGs instead")
+        if not lossless(spec.path):  # class indices must survive exactly
+            raise StreamMaskError(f"a label map must be lossless: write {redact_url(spec.path)} as .mkv or PNGs instead")
 
     def matte(self, frame: FrameMattes) -> np.ndarray:
         classes = [frame.planes[part.channel] for part in self.parts]

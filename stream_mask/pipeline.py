@@ -110,13 +110,16 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
         finally:
             if preview is not None:
                 preview.close()
+        lost = [f"{why} (after {outputs[index].sink.frames_written} frames)" for index, why in loop.lost.items()]
+        discard([outputs[index] for index in loop.lost])  # each ended by its own failure; released for sure
+        outputs = [output for index, output in enumerate(outputs) if index not in loop.lost]
         frames = min((output.sink.frames_written for output in outputs), default=loop.frames)
         if frames == 0:
             discard(outputs)
-            if loop.interrupted:
+            if loop.interrupted and not lost:
                 raise KeyboardInterrupt  # nothing to finalise: an ordinary Ctrl-C for the caller
-            raise StreamMaskError("no frames to write")
-        _publish(outputs, config, model, source, loop.interrupted)
+            raise StreamMaskError("; ".join(lost) or "no frames to write")
+        _publish(outputs, config, model, source, loop.interrupted, lost)
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
                         model.name, maker.calls, loop.interrupted, source.info.live, loop.dropped,
                         _percentile_ms(loop.latencies, 50), _percentile_ms(loop.latencies, 95),
@@ -126,10 +129,11 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
 
 
 def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: Source,
-             interrupted: bool) -> None:
+             interrupted: bool, lost: list[str]) -> None:
     """Finalise every output, with the sidecar that says how it was made. An output that cannot be finalised (a
-    full disk) leaves nothing behind and does not keep the others from theirs; then one error names them all."""
-    problems, written = [], []
+    full disk) leaves nothing behind and does not keep the others from theirs; then one error names them all,
+    with the outputs `lost` mid-run (a stream whose peer left)."""
+    problems, written = list(lost), []
     for index, output in enumerate(outputs):
         sidecar = None
         if output.sink.sidecar:  # files only: a virtual camera has nowhere to put one

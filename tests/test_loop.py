@@ -192,6 +192,29 @@ def test_a_full_disk_is_a_one_line_error_and_stops_every_writer(maker, pictures,
     assert len(other_sink.written) < frames, "the loop went on after a writer failed"
 
 
+def test_an_optional_output_lost_mid_run_ends_alone(maker, pictures) -> None:
+    """A stream whose peer leaves (`Sink.optional`): its error ends that output only, is reported in `lost`, and the
+    other output receives every frame; with every output lost, the loop ends early."""
+    def peer_left(frame: Frame) -> None:
+        if frame.index == 2:
+            raise StreamMaskError("cannot send to udp://peer: Connection refused")
+
+    settings = LiveSettings(0.4)
+    stream, stream_sink = memory_output("stream", maker, settings, before_write=peer_left)
+    stream_sink.optional = True
+    recording, recording_sink = memory_output("mask.mkv", maker, settings)
+    source = MemorySource(lambda: (make_frame(pictures, index) for index in range(12)))
+    result = run_loop(source, maker, [stream, recording], None, StopRequest())
+    assert result.lost == {0: "cannot send to udp://peer: Connection refused"}
+    assert stream_sink.indices == [0, 1] and recording_sink.indices == list(range(12))
+
+    alone, alone_sink = memory_output("stream", maker, settings, before_write=peer_left)
+    alone_sink.optional = True
+    endless = MemorySource(lambda: (make_frame(pictures, index) for index in range(10**6)))
+    result = run_loop(endless, maker, [alone], None, StopRequest())
+    assert result.lost == {0: "cannot send to udp://peer: Connection refused"} and result.frames < 10**6
+
+
 def test_any_other_writer_exception_reaches_the_caller_as_it_is(maker, pictures) -> None:
     bug = RuntimeError("an encoder bug")
 

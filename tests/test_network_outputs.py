@@ -7,6 +7,7 @@ for a late reader), or an RTMP server (FFmpeg's rtmp protocol listens). Each run
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -224,3 +225,32 @@ def test_streams_are_composites_unless_told_otherwise():
     assert OutputSpec("rtmp://host/live/key").resolved_kind() == "composite"
     assert OutputSpec("udp://127.0.0.1:5000").resolved_kind() == "composite"
     assert OutputSpec("srt://host:9000", kind="mask").resolved_kind() == "mask"
+
+
+def test_a_stream_lost_mid_run_does_not_take_the_recording_beside_it(tmp_path):
+    """The server leaves after 3 frames: the stream ends, the recording made in the same run goes on to the end and
+    is published with its sidecar; the run still says, in one line and exit 1, that the stream was lost."""
+    port = free_port(socket.SOCK_STREAM)
+    url = f"rtmp://127.0.0.1:{port}/live/stream"
+    peer = Peer(url, port, "tcp", {"listen": "1", **UDP_PEER_OPTIONS}, leave_after=3)
+    clip = MEDIA / "davis_parkour" / "parkour_24fps_from_frames.mp4"  # 100 frames: 4 s at --realtime
+    result = run_cli("run", str(clip), "--realtime", "-o", url, "-o", "m.mkv", "--model", "selfie", "-q", cwd=tmp_path)
+    peer.join()
+    assert len(peer.frames) == 3
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stream-mask: error: cannot send to {url}: "), result.stderr
+    assert lines[0].endswith("(m.mkv written)"), result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.mkv", "m.mkv.json"]
+    with av.open(str(tmp_path / "m.mkv")) as container:
+        written = sum(1 for _ in container.decode(video=0))
+    assert written >= 3 and written == json.loads((tmp_path / "m.mkv.json").read_text())["frames"]
+
+
+@pytest.mark.parametrize("url", ["udp://127.0.0.1:9", "rtmp://user:secret@127.0.0.1:9/live/stream"])
+def test_a_label_map_is_not_sent_to_a_lossy_stream(tmp_path, url):
+    result = run_cli("run", str(CLIP), "--kind", "labels", "-o", url, "--model", "selfie", cwd=tmp_path)
+    assert result.returncode == 1
+    shown = url.replace("secret", "***")
+    assert result.stderr.strip() == f"stream-mask: error: a label map must be lossless: write {shown} as .mkv or PNGs instead"
+    assert list(tmp_path.iterdir()) == []

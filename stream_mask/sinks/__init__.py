@@ -16,7 +16,7 @@ from .network import NetworkSink
 from .video import VideoSink
 from .virtualcam import VirtualCameraSink
 
-__all__ = ["Sink", "default_kind", "names_a_file", "open_sink", "register_sink", "sink_class"]
+__all__ = ["Sink", "default_kind", "lossless", "names_a_file", "open_sink", "register_sink", "sink_class"]
 
 _SINKS: list[type[Sink]] = []
 
@@ -45,6 +45,12 @@ def default_kind(spec: str) -> str:
     """The kind written to `spec` when neither --kind nor --effect says (an output no family takes: mask, and
     opening it says why not)."""
     return (sink_class(spec) or Sink).default_kind(spec)
+
+
+def lossless(spec: str) -> bool:
+    """Whether grey pictures written to `spec` read back exactly (an output no family takes: opening it says why)."""
+    cls = sink_class(spec)
+    return cls is None or cls.lossless(spec)
 
 
 def names_a_file(spec: str) -> bool:

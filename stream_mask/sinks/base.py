@@ -35,6 +35,9 @@ class Sink:
     picture = "gray"
     frames_written = 0
     sidecar = True  # False for sinks that leave no file behind (a camera, a stream): no NAME.json, no path to claim
+    # True where losing the output mid-run is not the run's failure (a stream's viewer or server goes away): it ends
+    # that output only, and the others (a recording beside the stream) go on and are published.
+    optional = False
     size: tuple[int, int] | None = None  # width, height every picture must have; None: any (image folders)
     what = "the output"  # for that error: "the video", "the virtual camera"
     size_hint = ""  # what to do about a picture of another size
@@ -56,6 +59,11 @@ class Sink:
     def default_kind(cls, spec: str) -> str:
         """The output kind (config.KINDS) written to `spec` when neither --kind nor --effect says."""
         return "mask"
+
+    @classmethod
+    def lossless(cls, spec: str) -> bool:
+        """Whether grey pictures written to `spec` read back exactly (a label map's class indices must)."""
+        return False
 
     @classmethod
     def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> Sink:

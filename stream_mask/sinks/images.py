@@ -36,6 +36,10 @@ class ImageSequenceSink(Sink):
     folders = True
 
     @classmethod
+    def lossless(cls, spec: str) -> bool:
+        return True  # PNG
+
+    @classmethod
     def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> ImageSequenceSink:
         """A %d pattern, or a folder of PNGs named like the input images or numbered for a video."""
         path = Path(spec)
@@ -116,6 +120,10 @@ class ImageSink(Sink):
     """One PNG for a one-image input."""
 
     extensions = (".png",)
+
+    @classmethod
+    def lossless(cls, spec: str) -> bool:
+        return True  # PNG
 
     @classmethod
     def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> ImageSink:

@@ -30,6 +30,7 @@ class NetworkSink(EncodingSink):
 
     schemes = tuple(CONTAINERS)
     sidecar = False
+    optional = True  # a peer that leaves ends the stream, not a recording made beside it
     what = "the stream"
 
     @classmethod

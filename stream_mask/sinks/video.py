@@ -253,6 +253,11 @@ class VideoSink(EncodingSink):
         return "alpha" if Path(spec).suffix.lower() in ALPHA_EXTENSIONS else "mask"
 
     @classmethod
+    def lossless(cls, spec: str) -> bool:
+        fmt = VIDEO_FORMATS.get((Path(spec).suffix.lower(), "gray"))
+        return fmt is not None and fmt.codec == "ffv1"
+
+    @classmethod
     def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> VideoSink:
         path = Path(spec)
         suffix = path.suffix.lower()
