@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -17,7 +16,7 @@ from .config import OutputSpec, RunConfig, to_settings
 from .errors import StreamMaskError
 from .frames import SourceInfo
 from .models import ResolvedModel
-from .publish import partial_path, reason
+from .publish import partial_path, publish_file, reason
 
 PACKAGES = ("stream-mask", "mediapipe", "av", "numpy", "opencv-contrib-python")
 SEQUENCE_SIDECAR = "stream_mask.json"  # inside a PNG folder, where NAME.json would read as one more frame
@@ -60,8 +59,7 @@ def write_sidecar(output: str, data: dict[str, Any]) -> Path:
         with open(partial, "w") as file:
             json.dump(data, file, indent=2)
             file.write("\n")
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
+        publish_file(partial, path, overwrite=True)  # ours to replace: the output's name is claimed
     except OSError as error:
         partial.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
