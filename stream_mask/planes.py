@@ -1,7 +1,7 @@
 """One frame's confidence planes, made the way a run asks: which models, the refine pass, `--smooth`, `--every`.
 
-The command (pipeline.run, VIDEO mode) and the library (api.MaskGenerator, IMAGE mode) both build their
-models here: `choose_models` / `ModelChoice.resolve` find the model files a set of parts needs,
+Videos (masker.VideoMasker, VIDEO mode: the command's model side and the video API) and still images
+(api.MaskGenerator, IMAGE mode) both build their models here: `choose_models` / `ModelChoice.resolve` find the model files a set of parts needs,
 `ModelChoice.open` opens them as one `PartModels`, and a `PlaneMaker` adds the refine pass, smoothing and
 `--every`. The models themselves are runtimes (runtime.ModelRuntime); nothing here asks which kind.
 """
