@@ -248,3 +248,16 @@ def test_the_package_exports_the_api_without_hiding_the_frames_module() -> None:
     assert stream_mask.VideoMasker is VideoMasker and stream_mask.masked_frames is masked_frames
     assert stream_mask.frames.Frame.__name__ == "Frame"
 
+
+
+def test_parts_for_one_call_and_face_landmark_parts(frames) -> None:
+    """`matte(..., parts=...)` masks other parts for that frame as a masker made with them does; a face-landmark
+    part asked for mid-stream starts the face landmarker from that frame on."""
+    with VideoMasker("selfie") as switching, VideoMasker("selfie", parts="background") as background:
+        for rgb, timestamp_ms in frames[:3]:
+            assert np.array_equal(switching.matte(rgb, timestamp_ms, parts=["background"]),
+                                  background(rgb, timestamp_ms))
+        rgb, timestamp_ms = frames[3]
+        lips = switching.matte(rgb, timestamp_ms, parts=["lips"])
+    with VideoMasker("selfie", parts=["lips"]) as fresh:
+        assert np.array_equal(lips, fresh(rgb, timestamp_ms)) and (lips > 0).any()
