@@ -18,10 +18,10 @@ from .config import RunConfig
 from .errors import StreamMaskError
 from .frames import Source
 from .loop import run_loop
+from .masker import VideoMasker
 from .models import ResolvedModel
 from .output_set import discard, open_outputs
 from .outputs import Output
-from .masker import VideoMasker
 from .planes import choose_models
 from .sidecar import describe
 from .sources import open_source
