@@ -99,13 +99,7 @@ class RunConfig:
     faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
 
     def __post_init__(self) -> None:
-        check_confidence(self.confidence)
-        if self.smooth is not None and not 0.0 <= self.smooth < 1.0:
-            raise StreamMaskError(f"--smooth must be between 0 and 1 (0 is off), got {self.smooth}")
-        if self.every < 1:
-            raise StreamMaskError(f"--every must be 1 or more, got {self.every}")
-        if self.faces < 1:
-            raise StreamMaskError(f"--faces must be 1 or more, got {self.faces}")
+        check_model_settings(self.confidence, self.smooth, self.refine, self.every, self.faces)
         if self.live is False and self.realtime:
             raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
@@ -114,9 +108,27 @@ class RunConfig:
     def smoothing(self, live: bool) -> float:
         """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,
         streams, --realtime: steadier masks) and off for files (the exact per-frame rule)."""
-        if self.smooth is not None:
-            return self.smooth
-        return DEFAULT_SMOOTHING if live else 0.0
+        return smoothing(self.smooth, live)
+
+
+def smoothing(smooth: float | None, live: bool) -> float:
+    """--smooth's strength (None: not given) for an input that is `live` or not (see RunConfig.smoothing)."""
+    if smooth is not None:
+        return smooth
+    return DEFAULT_SMOOTHING if live else 0.0
+
+
+def check_model_settings(confidence: float, smooth: float | None, refine: int, every: int, faces: int) -> None:
+    """The limits of the model-side settings, for a run (RunConfig) and the library (masker.VideoMasker) alike."""
+    check_confidence(confidence)
+    if smooth is not None and not 0.0 <= smooth < 1.0:
+        raise StreamMaskError(f"--smooth must be between 0 and 1 (0 is off), got {smooth}")
+    if refine < 0:
+        raise StreamMaskError(f"--refine must be 0 or more, got {refine}")
+    if every < 1:
+        raise StreamMaskError(f"--every must be 1 or more, got {every}")
+    if faces < 1:
+        raise StreamMaskError(f"--faces must be 1 or more, got {faces}")
 
 
 # RunConfig fields that do not shape what an output holds, so its settings leave them out: how the run is watched

@@ -24,9 +24,9 @@ from tqdm import tqdm
 
 from .errors import StreamMaskError
 from .frames import Frame, Source
+from .masker import VideoMasker
 from .outputs import FrameMattes, Output
 from .parts import Part
-from .planes import PlaneMaker
 from .preview import LiveStatus
 from .publish import reason
 from .stops import StopRequest
@@ -67,7 +67,7 @@ class LoopResult:
     lost: dict[int, str] = field(default_factory=dict)  # optional outputs (streams) lost mid-run: index -> why
 
 
-def run_loop(source: Source, maker: PlaneMaker, outputs: Sequence[Output], preview: Preview | None,
+def run_loop(source: Source, masker: VideoMasker, outputs: Sequence[Output], preview: Preview | None,
              stop: StopRequest, progress: bool = False) -> LoopResult:
     """Make the planes of each frame of `source` and hand every output its matte, under a progress bar.
 
@@ -80,20 +80,19 @@ def run_loop(source: Source, maker: PlaneMaker, outputs: Sequence[Output], previ
     bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
                file=sys.stderr, leave=False)
     try:
-        return _process(source, maker, outputs, bar, stop, preview)
+        return _process(source, masker, outputs, bar, stop, preview)
     finally:
         bar.close()
 
 
-def _process(source: Source, maker: PlaneMaker, outputs: Sequence[Output], bar: tqdm, stop: StopRequest,
+def _process(source: Source, masker: VideoMasker, outputs: Sequence[Output], bar: tqdm, stop: StopRequest,
              preview: Preview | None) -> LoopResult:
     reader = _Reader(source, source.info.live, stop)
     writers = [_Writer(output, source.info.live) for output in outputs]
     frames = 0
     try:
-        for index, item in enumerate(frame for frame in reader if not _forward_audio(frame, writers)):
-            planes = maker.planes(index, item, _channels_in_use(outputs, preview))
-            mattes = FrameMattes(planes, item.rgb)  # outputs asking for the same matte share one
+        for item in (frame for frame in reader if not _forward_audio(frame, writers)):
+            mattes = masker.step(item, _channels_in_use(outputs, preview))  # shared by the outputs asking alike
             for output, writer in zip(outputs, writers):
                 writer.put((item, output.matte(mattes)))
             bar.update()
@@ -101,7 +100,7 @@ def _process(source: Source, maker: PlaneMaker, outputs: Sequence[Output], bar: 
             if preview is None and all(writer.lost for writer in writers):
                 break  # every output gone (a stream's peer left): nothing to do
             if preview is not None:
-                status = LiveStatus(dropped=reader.dropped, inference_ms=maker.last_ms, stopping=lambda: stop.requested)
+                status = LiveStatus(dropped=reader.dropped, inference_ms=masker.last_ms, stopping=lambda: stop.requested)
                 if not preview.show(item, mattes, status):
                     break
         interrupted = stop.requested and not reader.finished

@@ -203,10 +203,14 @@ class LabelsOutput(Output):
             raise StreamMaskError(f"a label map must be lossless: write {redact_url(spec.path)} as .mkv or PNGs instead")
 
     def matte(self, frame: FrameMattes) -> np.ndarray:
-        classes = [frame.planes[part.channel] for part in self.parts]
-        if len(classes) == 1:
-            return (classes[0] > self.confidence).astype(np.uint8)
-        return np.argmax(np.stack(classes), axis=0).astype(np.uint8)
+        return label_map(frame.planes[:len(self.parts)], self.confidence)
+
+
+def label_map(classes: Sequence[np.ndarray], confidence: float) -> np.ndarray:
+    """HxW uint8: the index of each pixel's most likely class; for one class, 1 where it is `> confidence`, else 0."""
+    if len(classes) == 1:
+        return (classes[0] > confidence).astype(np.uint8)
+    return np.argmax(np.stack(classes), axis=0).astype(np.uint8)
 
 
 KIND_CLASSES: dict[str, type[Output]] = {

@@ -7,7 +7,6 @@ discarded when the run failed.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 import time
@@ -19,10 +18,11 @@ from .config import RunConfig
 from .errors import StreamMaskError
 from .frames import Source
 from .loop import run_loop
+from .masker import VideoMasker
 from .models import ResolvedModel
 from .output_set import discard, open_outputs
 from .outputs import Output
-from .planes import PlaneMaker, choose_models
+from .planes import choose_models
 from .sidecar import describe
 from .sources import open_source
 from .stops import StopRequest
@@ -93,17 +93,16 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
         opened_source.close()
         raise
     model = choice.model
-    with opened_source as source, choice.open(video=True, faces=config.faces) as models, contextlib.ExitStack() as stack:
+    with opened_source as source, VideoMasker.for_run(config, choice, source.info.live) as masker:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
             config = replace(config, smooth=config.smoothing(source.info.live))
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
-        maker = stack.enter_context(PlaneMaker(models, config.refine, config.confidence, config.smooth, config.every))
         stop.defer()  # from here on a signal is a request the loop answers: outputs are finalised, never torn
-        outputs, preview = open_outputs(config, source.info, models.labels, model.name)
+        outputs, preview = open_outputs(config, source.info, masker.classes, model.name)
         started = time.perf_counter()
         try:
-            loop = run_loop(source, maker, outputs, preview, stop, config.progress)
+            loop = run_loop(source, masker, outputs, preview, stop, config.progress)
         except BaseException:
             discard(outputs)  # any error: nothing half-written is left
             raise
@@ -121,7 +120,7 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
             raise StreamMaskError("; ".join(lost) or "no frames to write")
         _publish(outputs, config, model, source, loop.interrupted, lost)
         return RunStats(frames, time.perf_counter() - started, tuple(output.sink.path for output in outputs),
-                        model.name, maker.calls, loop.interrupted, source.info.live, loop.dropped,
+                        model.name, masker.calls, loop.interrupted, source.info.live, loop.dropped,
                         _percentile_ms(loop.latencies, 50), _percentile_ms(loop.latencies, 95),
                         source.ended_early, source.skipped, source.skipped_what, tuple(source.warnings))
 

@@ -1,7 +1,7 @@
 """One frame's confidence planes, made the way a run asks: which models, the refine pass, `--smooth`, `--every`.
 
-The command (pipeline.run, VIDEO mode) and the library (api.MaskGenerator, IMAGE mode) both build their
-models here: `choose_models` / `ModelChoice.resolve` find the model files a set of parts needs,
+Videos (masker.VideoMasker, VIDEO mode: the command's model side and the video API) and still images
+(api.MaskGenerator, IMAGE mode) both build their models here: `choose_models` / `ModelChoice.resolve` find the model files a set of parts needs,
 `ModelChoice.open` opens them as one `PartModels`, and a `PlaneMaker` adds the refine pass, smoothing and
 `--every`. The models themselves are runtimes (runtime.ModelRuntime); nothing here asks which kind.
 """
@@ -18,7 +18,6 @@ import numpy as np
 from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, RunConfig
 from .errors import StreamMaskError
-from .frames import Frame
 from .models import REGISTRY, ResolvedModel, resolve_model
 from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, person_part
 from .runtime import FACE_LANDMARKER, SEGMENTER, ModelRuntime, open_runtime
@@ -231,6 +230,10 @@ class Refiner(_Closing):
                     plane[y0:y1, x0:x1] = crop
         return planes
 
+    def restart(self) -> None:
+        """Forget the boxes followed so far."""
+        self._boxes = []
+
     def close(self) -> None:
         self._segmenter.close()
 
@@ -241,7 +244,7 @@ class Refiner(_Closing):
 class PlaneMaker(_Closing):
     """The model side of a run's frame loop: the models, then `refine` passes, `smooth`, `every`.
 
-    `planes(index, frame, channels)` runs the models on every `every`-th frame and hands back the same
+    `planes(index, rgb, timestamp_ms, channels)` runs the models on every `every`-th frame and hands back the same
     planes for the frames in between; `channels` are the planes something reads (only those are smoothed).
     `segment(rgb)` is one frame on its own (the library's still images). Closing it closes the refine
     pass's segmenter; the models are their opener's to close.
@@ -276,16 +279,25 @@ class PlaneMaker(_Closing):
             planes = self.refiner.refine(rgb, planes, timestamp_ms)
         return planes
 
-    def planes(self, index: int, frame: Frame, channels: Iterable[int]) -> list[np.ndarray]:
+    def planes(self, index: int, rgb: np.ndarray, timestamp_ms: float, channels: Iterable[int]) -> list[np.ndarray]:
+        """The planes of the `index`-th frame of a stream, at `timestamp_ms` (MediaPipe sees it rounded)."""
         if index % self._every and self._planes:
             return self._planes
-        planes = self.segment(frame.rgb, round(frame.seconds * 1000))
+        planes = self.segment(rgb, round(timestamp_ms))
         if self._stabiliser is not None:
-            planes = self._stabiliser.step(planes, channels, frame.seconds)
+            planes = self._stabiliser.step(planes, channels, timestamp_ms / 1000)
         if self._every > 1:  # kept for the frames in between, while MediaPipe reuses its own buffers
             planes = [plane if plane.flags.owndata else np.array(plane) for plane in planes]
         self._planes = planes
         return planes
+
+    def restart(self) -> None:
+        """Forget the frames before (smoothing, the refine crops, the planes kept for `every`): a new picture size."""
+        if self._stabiliser is not None:
+            self._stabiliser = Stabiliser(self._stabiliser.strength, person_part(self.models.labels))
+        if self.refiner is not None:
+            self.refiner.restart()
+        self._planes = []
 
     def close(self) -> None:
         if self.refiner is not None:

@@ -1,7 +1,7 @@
 """The frame loop in-process (loop.run_loop): threads, queues, drops, stops and errors.
 
 An in-memory Source and Sink implement the real interfaces (frames.Source, sinks.Sink) around real frames of a
-real clip; the model is the real selfie segmenter behind the real PlaneMaker, the outputs are real Outputs. Every
+real clip; the model is the real selfie segmenter behind the real VideoMasker, the outputs are real Outputs. Every
 wait is on a condition the loop's own progress makes true (counts of frames yielded, segmented, written), with a
 generous timeout only so that a broken loop fails instead of hanging: nothing asserts on time.
 """
@@ -27,7 +27,7 @@ from stream_mask.frames import Frame, Source, SourceInfo
 from stream_mask.loop import QUEUE_SIZE, LoopResult, run_loop
 from stream_mask.outputs import FrameMattes, LiveSettings, Output, make_output
 from stream_mask.parts import Part, available_parts, resolve_parts
-from stream_mask.planes import ModelChoice, PlaneMaker
+from stream_mask.masker import VideoMasker
 from stream_mask.preview import LiveStatus
 from stream_mask.sinks import Sink
 from stream_mask.stops import StopRequest
@@ -46,9 +46,9 @@ def pictures() -> list[np.ndarray]:
 
 
 @pytest.fixture
-def maker() -> Iterator[PlaneMaker]:
+def maker() -> Iterator[VideoMasker]:
     """The run's model side, as pipeline.py builds it for the selfie model without --smooth, --refine or --every."""
-    with ModelChoice.resolve(str(SELFIE), None, segment=True).open(video=True) as models, PlaneMaker(models) as maker:
+    with VideoMasker(str(SELFIE)) as maker:
         yield maker
 
 
@@ -122,10 +122,10 @@ def make_frame(pictures: list[np.ndarray], index: int, picture: np.ndarray | Non
     return Frame(pictures[index % len(pictures)] if picture is None else picture, index, index, Fraction(1, 12))
 
 
-def memory_output(path: str, maker: PlaneMaker, live: LiveSettings, kind: str | None = None,
+def memory_output(path: str, maker: VideoMasker, live: LiveSettings, kind: str | None = None,
                   parts: tuple[str, ...] | None = None,
                   before_write: Callable[[Frame], None] | None = None) -> tuple[Output, MemorySink]:
-    labels = maker.models.labels
+    labels = maker.classes
     output = make_output(OutputSpec(path, kind=kind, parts=parts), resolve_parts(parts, labels, "selfie"), live,
                          labels=labels)
     output.sink = sink = MemorySink(path, output.picture, before_write)
@@ -360,7 +360,7 @@ def test_the_preview_quitting_ends_the_loop_without_an_interruption(maker, pictu
 def test_hotkeys_change_every_output_through_the_live_settings(maker, pictures) -> None:
     """What the window's keys do, through the loop: a part key toggles that part in each selectable output's own
     choice (a label map keeps every class), and the confidence keys change the threshold of every output."""
-    labels = maker.models.labels
+    labels = maker.classes
     choices = list(available_parts(labels).values())
     person, background = available_parts(labels)["person"], available_parts(labels)["background"]
     settings = LiveSettings(0.4, [person])
