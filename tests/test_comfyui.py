@@ -370,3 +370,28 @@ def test_comfyui_install(tmp_path):
     assert "not written by stream-mask" in refused.stderr and loader.read_text() == "# someone else's\n"
     missing = run_cli("comfyui-install", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "is not a folder" in missing.stderr
+
+
+# --- the example workflow in docs/ ------------------------------------------------------------------------
+
+
+def test_the_example_workflows_match_the_nodes(nodes):
+    """docs/comfyui: the UI workflow holds each node's widget values in its inputs' order, the API one (for
+    /prompt) names every input; both wire LoadImage -> each node -> MaskToImage -> PreviewImage."""
+    import json
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "comfyui"
+    ui = json.loads((docs / "person_masks.json").read_text())
+    api = json.loads((docs / "person_masks_api.json").read_text())
+    assert sorted(node["type"] for node in ui["nodes"]) == sorted(node["class_type"] for node in api.values()) == sorted(
+        ["LoadImage", "APersonMaskGenerator", "APersonFaceLandmarkMaskGenerator", "MaskToImage", "MaskToImage",
+         "PreviewImage", "PreviewImage"])
+    for name, cls in nodes.NODE_CLASS_MAPPINGS.items():
+        widgets = list(cls.INPUT_TYPES()["optional"])
+        (ui_node,) = [node for node in ui["nodes"] if node["type"] == name]
+        (api_node,) = [node for node in api.values() if node["class_type"] == name]
+        assert len(ui_node["widgets_values"]) == len(widgets)
+        assert list(api_node["inputs"]) == ["images", *widgets]
+        assert [api_node["inputs"][key] for key in widgets] == ui_node["widgets_values"]
+        defaults = [entry[1]["default"] for entry in cls.INPUT_TYPES()["optional"].values()]
+        assert ui_node["widgets_values"] == defaults  # the example shows the defaults
