@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the known models, where they are and whether they are verified")
     models.add_argument("--model-dir", help="folder to look in first")
+
+    comfyui = commands.add_parser("comfyui-install", help="add the ComfyUI nodes: write one small file into ComfyUI's "
+                                  "custom_nodes folder (install stream-mask in ComfyUI's own Python too)")
+    comfyui.add_argument("path", help="ComfyUI's custom_nodes folder (or the ComfyUI folder)")
     return parser
 
 
@@ -213,6 +217,12 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
     try:
         if args.command == "models":
             print(format_model_table(model_statuses(args.model_dir)))
+            return 0
+        if args.command == "comfyui-install":
+            from .comfyui.install import install
+
+            print(f"wrote {install(args.path)}: restart ComfyUI; the nodes are in its node search as \"A Person Mask "
+                  f"Generator\" and \"A Person Face Landmark Mask Generator\"")
             return 0
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
