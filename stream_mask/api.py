@@ -23,7 +23,7 @@ from . import masks
 from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, check_confidence
 from .errors import StreamMaskError
 from .parts import resolve_parts
-from .planes import ModelChoice, PlaneMaker, needs_segmenter
+from .planes import Closing, ModelChoice, PlaneMaker, needs_segmenter
 
 
 def parts_from_flags(
@@ -38,7 +38,7 @@ def parts_from_flags(
     return tuple(name for name, wanted in flags.items() if wanted)
 
 
-class MaskGenerator:
+class MaskGenerator(Closing):
     """A segmentation model kept open across batches; close it (or use `with`) when done."""
 
     def __init__(self, model: str = DEFAULT_MODEL, model_dir: str | os.PathLike | None = None, faces: int = DEFAULT_FACES,
@@ -94,12 +94,6 @@ class MaskGenerator:
                 self._refined.close()
         finally:
             self._models.close()
-
-    def __enter__(self) -> MaskGenerator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def generate_masks(

@@ -28,10 +28,10 @@ from .frames import Frame
 from .models import ResolvedModel
 from .outputs import CompositeOutput, FrameMattes, LiveSettings, label_map
 from .parts import Part, landmark_names, resolve_parts
-from .planes import ModelChoice, PartModels, PlaneMaker, needs_segmenter
+from .planes import Closing, ModelChoice, PartModels, PlaneMaker, needs_segmenter
 
 
-class VideoMasker:
+class VideoMasker(Closing):
     """One stream's models and temporal state (VIDEO mode); one object per stream, `close()` it or use `with`.
 
     Each call is the next frame of the stream: `frame` is an HxWx3 uint8 array, RGB (or BGR, as
@@ -216,12 +216,6 @@ class VideoMasker:
             self._maker.close()
         finally:
             self._models.close()
-
-    def __enter__(self) -> VideoMasker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class MaskedFrame(tuple):

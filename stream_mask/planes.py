@@ -23,7 +23,7 @@ from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, perso
 from .runtime import FACE_LANDMARKER, SEGMENTER, ModelRuntime, open_runtime
 from .temporal import Stabiliser
 
-_Self = TypeVar("_Self", bound="_Closing")
+_Self = TypeVar("_Self", bound="Closing")
 
 LANDMARKER_MODEL = next(info.name for info in REGISTRY.values() if info.kind == FACE_LANDMARKER)
 
@@ -88,8 +88,8 @@ class ModelChoice:
         return PartModels(open_segmenter if segmenter is not None else None, open_faces, video, self.landmarks)
 
 
-class _Closing:
-    """Closed at the end of a `with` block."""
+class Closing:
+    """Closed at the end of a `with` block (the models, the refine pass, the plane maker, and the APIs built on them)."""
 
     def close(self) -> None:
         raise NotImplementedError
@@ -104,7 +104,7 @@ class _Closing:
 # --- the models of a run, as one ------------------------------------------------------------------
 
 
-class PartModels(_Closing):
+class PartModels(Closing):
     """The models a run needs, as one: the segmenter's planes, then one plane per face-landmark part.
 
     `segment(rgb, timestamp_ms)` returns the segmenter's confidence planes (none without a segmenter)
@@ -172,7 +172,7 @@ class PartModels(_Closing):
 # --- the refine pass ------------------------------------------------------------------------------
 
 
-class Refiner(_Closing):
+class Refiner(Closing):
     """The original node's refine_mask: another pass on a crop around the person(s), pasted back.
 
     The crop is the bounding box of the person mask padded by 20% on each side, so the model sees a
@@ -241,7 +241,7 @@ class Refiner(_Closing):
 # --- one frame's planes ---------------------------------------------------------------------------
 
 
-class PlaneMaker(_Closing):
+class PlaneMaker(Closing):
     """The model side of a run's frame loop: the models, then `refine` passes, `smooth`, `every`.
 
     `planes(index, rgb, timestamp_ms, channels)` runs the models on every `every`-th frame and hands back the same

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import pytest
 
-import stream_mask
 from conftest import MEDIA, needs_shared, run_cli
 from test_parts_and_threshold import write_lossless_video
 from stream_mask import VideoMasker, masked_frames
