@@ -150,13 +150,19 @@ def original_rule(model: Path, rgb: np.ndarray, channels: list[tuple[int, bool]]
 # --- loading and interfaces -------------------------------------------------------------------------
 
 
-def test_the_loader_comfyui_install_writes_gives_both_nodes(nodes):
-    assert set(nodes.NODE_CLASS_MAPPINGS) == {"APersonMaskGenerator", "APersonFaceLandmarkMaskGenerator"}
+def test_the_loader_comfyui_install_writes_gives_the_nodes(nodes):
+    assert set(nodes.NODE_CLASS_MAPPINGS) == {"APersonMaskGenerator", "APersonFaceLandmarkMaskGenerator",
+                                              "PersonMaskVideo"}
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS == {"APersonMaskGenerator": "A Person Mask Generator",
-                                                "APersonFaceLandmarkMaskGenerator": "A Person Face Landmark Mask Generator"}
-    for cls in nodes.NODE_CLASS_MAPPINGS.values():
+                                                "APersonFaceLandmarkMaskGenerator": "A Person Face Landmark Mask Generator",
+                                                "PersonMaskVideo": "Person Mask (video)"}
+    for name in ("APersonMaskGenerator", "APersonFaceLandmarkMaskGenerator"):  # the originals'
+        cls = nodes.NODE_CLASS_MAPPINGS[name]
         assert (cls.RETURN_TYPES, cls.RETURN_NAMES, cls.FUNCTION, cls.CATEGORY) == (("MASK",), ("masks",),
                                                                                     "generate_mask", CATEGORY)
+    video = nodes.NODE_CLASS_MAPPINGS["PersonMaskVideo"]
+    assert (video.RETURN_TYPES, video.RETURN_NAMES, video.FUNCTION, video.CATEGORY) == (
+        ("MASK", "IMAGE"), ("masks", "composite"), "generate_video_masks", CATEGORY)
 
 
 def without_tooltips(entry: tuple) -> tuple:
@@ -395,3 +401,57 @@ def test_the_example_workflows_match_the_nodes(nodes):
         assert [api_node["inputs"][key] for key in widgets] == ui_node["widgets_values"]
         defaults = [entry[1]["default"] for entry in cls.INPUT_TYPES()["optional"].values()]
         assert ui_node["widgets_values"] == defaults  # the example shows the defaults
+
+
+# --- the video node -------------------------------------------------------------------------------------------
+
+
+def clip_frames(count: int) -> np.ndarray:
+    """The first frames of the annotated parkour clip (854x480, a fast-moving person), as a uint8 batch."""
+    with av.open(str(MEDIA / "davis_parkour" / "parkour_24fps_from_frames.mp4")) as container:
+        frames = []
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) == count:
+                break
+    return np.stack(frames)
+
+
+def flicker(batch: np.ndarray) -> float:
+    """The share of pixels that flip between consecutive masks."""
+    binary = batch > 0.5
+    return float(np.mean(binary[1:] != binary[:-1]))
+
+
+def test_the_video_node_is_steadier_than_the_per_image_node(nodes):
+    """A real clip through both nodes with the selfie model (a real network): the same frame count and size, and the
+    video node's masks (VIDEO mode, smoothing, tracked refine: its defaults) flip fewer pixels from frame to frame
+    than the per-image node's, while masking about as much of the picture."""
+    batch = clip_frames(48)
+    per_image = nodes.NODE_CLASS_MAPPINGS["APersonMaskGenerator"]().generate_mask(
+        as_image(batch), face_mask=True, model=SELFIE.name)[0].numpy()
+    masks, composite = nodes.NODE_CLASS_MAPPINGS["PersonMaskVideo"]().generate_video_masks(
+        as_image(batch), 24.0, face_mask=True, model=SELFIE.name)
+    masks, composite = masks.numpy(), composite.numpy()
+    assert masks.shape == per_image.shape == batch.shape[:3] and masks.dtype == np.float32
+    assert set(np.unique(masks)) <= {0.0, 1.0}
+    assert composite.shape == batch.shape and composite.dtype == np.float32 and 0.0 <= composite.min() <= 1.0
+    assert 0.5 < masks.mean() / per_image.mean() < 2.0, "both mask the person"
+    assert flicker(masks) < flicker(per_image), (flicker(masks), flicker(per_image))
+    # The composite is the frame where the mask is on (the person kept), the effect elsewhere.
+    inside = masks > 0.5
+    frame_float = batch.astype(np.float32) / 255
+    assert np.abs(composite[inside] - frame_float[inside]).mean() < 0.01
+    assert np.abs(composite[~inside] - frame_float[~inside]).mean() > 0.01
+
+
+def test_the_video_node_without_smoothing_or_refine_is_the_plain_video_rule(nodes, standin_model):
+    """smooth 0 and refine 0: each frame's mask is the plain rule (`> confidence`) on that frame, parts as toggled
+    (the 6-class stand-in, `others` included), whatever the frames before."""
+    batch = np.stack([painted(picture("business-person.png", 256))] * 3)
+    masks, _ = nodes.NODE_CLASS_MAPPINGS["PersonMaskVideo"]().generate_video_masks(
+        as_image(batch), 12.0, face_mask=False, hair_mask=True, others_mask=True, smooth=0.0, refine=0,
+        model=STANDIN)
+    expected = original_rule(standin_model, batch[0], [(1, False), (5, False)], 0.40, refine=False)
+    for mask in masks.numpy():
+        assert np.array_equal(mask, expected)

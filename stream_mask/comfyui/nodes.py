@@ -25,8 +25,12 @@ import numpy as np
 
 from .. import masks
 from ..api import MaskGenerator, _as_uint8_batch, parts_from_flags
-from ..config import CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL
+from ..config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL,
+                      DEFAULT_REFINE_PASSES, DEFAULT_SMOOTHING, Finish)
+from ..errors import StreamMaskError
+from ..masker import VideoMasker
 from ..models import REGISTRY, resolve_model
+from ..outputs import open_effect
 from ..parts import available_parts
 from ..planes import LANDMARKER_MODEL
 from ..runtime import FACE_LANDMARKER, SEGMENTER, open_runtime
@@ -126,6 +130,13 @@ def _masks(batch: np.ndarray) -> Any:
     import torch  # ComfyUI's own; the package does not depend on it
 
     return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+
+
+def _image(batch: np.ndarray) -> Any:
+    """BxHxWx3 uint8 -> a ComfyUI IMAGE (torch float 0..1)."""
+    import torch
+
+    return torch.from_numpy(batch.astype(np.float32) / np.float32(255))
 
 
 # --- the nodes ------------------------------------------------------------------------------------------
@@ -243,12 +254,95 @@ class APersonFaceLandmarkMaskGenerator:
         return (_masks(out),)
 
 
+class PersonMaskVideo:
+    """The IMAGE batch as consecutive frames of one clip: MediaPipe's VIDEO mode with timestamps at `fps`, the
+    command's temporal smoothing and tracked refine passes (what still images cannot have), the edge options, and a
+    composite preview. One batch is one stream: each run opens its models afresh (VIDEO mode's tracking state
+    belongs to one clip)."""
+
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("MASK", "IMAGE")
+    RETURN_NAMES = ("masks", "composite")
+    FUNCTION = "generate_video_masks"
+    DESCRIPTION = ("Masks of the chosen parts for a batch of consecutive video frames: temporal smoothing and "
+                   "tracked refine passes make them steadier than the per-image node's; also a composite preview.")
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, dict[str, Any]]:
+        finish = Finish()
+        def pixels(default: int, tooltip: str) -> tuple[str, dict[str, Any]]:
+            return "INT", {"default": default, "min": 0, "max": 4096, "step": 1, "tooltip": tooltip}
+
+        return {
+            "required": {
+                "images": ("IMAGE",),
+                "fps": ("FLOAT", {"default": 24.0, "min": 1.0, "max": 240.0, "step": 0.001,
+                                  "tooltip": "the frame rate of the batch: timestamps for the video model"}),
+            },
+            "optional": {
+                "face_mask": _toggle(True),
+                "background_mask": _toggle(False),
+                "hair_mask": _toggle(False),
+                "body_mask": _toggle(False),
+                "clothes_mask": _toggle(False),
+                "others_mask": _toggle(False),
+                "confidence": _confidence("a pixel is in the mask when a chosen part's confidence is above this"),
+                "refine": ("INT", {"default": DEFAULT_REFINE_PASSES, "min": 0, "max": 4, "step": 1,
+                                   "tooltip": "passes on a crop around each person, followed from frame to frame"}),
+                "smooth": ("FLOAT", {"default": DEFAULT_SMOOTHING, "min": 0.0, "max": 0.99, "step": 0.01,
+                                     "tooltip": "temporal smoothing strength (0: off, the exact per-frame rule)"}),
+                "soft": _toggle(False),
+                "guided_edges": _toggle(finish.guided),
+                "min_island": pixels(finish.min_island, "remove specks smaller than this many pixels"),
+                "fill_holes": pixels(finish.fill_holes, "fill enclosed holes up to this many pixels"),
+                "shrink": pixels(finish.shrink, "erode the mask by this many pixels"),
+                "grow": pixels(finish.grow, "dilate the mask by this many pixels"),
+                "feather": pixels(finish.feather, "soft edge about this many pixels wide"),
+                "effect": ("STRING", {"default": "blur", "tooltip": "the composite's effect outside the parts: "
+                                      "blur[:STRENGTH], color:#00ff00, desaturate, image:PATH"}),
+                "model": (model_choices(), {"default": DEFAULT_MODEL, "tooltip":
+                          "multiclass: 6 classes; selfie: person/background only (every part but background is "
+                          "the whole person); or a .tflite file put in models/mediapipe/"}),
+            },
+        }
+
+    def generate_video_masks(self, images: Any, fps: float, face_mask: bool = True, background_mask: bool = False,
+                             hair_mask: bool = False, body_mask: bool = False, clothes_mask: bool = False,
+                             others_mask: bool = False, confidence: float = DEFAULT_CONFIDENCE,
+                             refine: int = DEFAULT_REFINE_PASSES, smooth: float = DEFAULT_SMOOTHING,
+                             soft: bool = False, guided_edges: bool = False, min_island: int = 0,
+                             fill_holes: int = 0, shrink: int = 0, grow: int = 0, feather: int = 0,
+                             effect: str = "blur", model: str = DEFAULT_MODEL) -> tuple[Any, Any]:
+        batch = _as_uint8_batch(_images(images))
+        flags = [*parts_from_flags(face_mask, background_mask, hair_mask, body_mask, clothes_mask),
+                 *(["others"] if others_mask else [])]
+        finish = Finish(guided=guided_edges, min_island=min_island, fill_holes=fill_holes, shrink=shrink, grow=grow,
+                        feather=feather)
+        folder = comfy_model_dir()
+        spec = model if model in REGISTRY or folder is None else str(folder / model)
+        look = open_effect(effect)
+        if look.kind == "video":
+            raise StreamMaskError("the video node's composite takes blur, color, desaturate or image effects")
+        masks_out = np.zeros(batch.shape[:3], dtype=np.float32)
+        composites = np.empty(batch.shape, dtype=np.uint8)
+        with VideoMasker(spec, (), confidence=confidence, smooth=smooth, refine=refine, finish=finish, soft=soft,
+                         model_dir=folder) as masker:
+            parts = segmenter_parts(flags, masker.classes) if flags else ()
+            for index, rgb in enumerate(batch):
+                timestamp_ms = index * 1000.0 / fps
+                masks_out[index] = masker.matte(rgb, timestamp_ms, parts) / np.float32(255)
+                composites[index] = look.apply(rgb, masks_out[index])  # this frame's matte as its alpha
+        return _masks(masks_out), _image(composites)
+
+
 NODE_CLASS_MAPPINGS = {
     "APersonMaskGenerator": APersonMaskGenerator,
     "APersonFaceLandmarkMaskGenerator": APersonFaceLandmarkMaskGenerator,
+    "PersonMaskVideo": PersonMaskVideo,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "APersonMaskGenerator": "A Person Mask Generator",
     "APersonFaceLandmarkMaskGenerator": "A Person Face Landmark Mask Generator",
+    "PersonMaskVideo": "Person Mask (video)",
 }
