@@ -222,7 +222,7 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
             from .comfyui.install import install
 
             print(f"wrote {install(args.path)}: restart ComfyUI; the nodes are in its node search as \"A Person Mask "
-                  f"Generator\" and \"A Person Face Landmark Mask Generator\"")
+                  f"Generator\", \"A Person Face Landmark Mask Generator\" and \"Person Mask (video)\"")
             return 0
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
