@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import masks
-from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, check_confidence
+from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, REFINE_PAD, check_confidence
 from .errors import StreamMaskError
-from .parts import resolve_parts
+from .parts import Part, resolve_parts
 from .planes import Closing, ModelChoice, PlaneMaker, needs_segmenter
 
 
@@ -50,8 +50,7 @@ class MaskGenerator(Closing):
         choice = ModelChoice.resolve(model, model_dir, segment)  # the face landmarker: when a call asks for it
         self.model = choice.model
         self._models = choice.open(video=False, faces=faces)  # the same wiring as a run's, in IMAGE mode
-        self._plain = PlaneMaker(self._models)
-        self._refined: PlaneMaker | None = None  # opened on the first refine=True call
+        self._maker = PlaneMaker(self._models)
 
     @property
     def labels(self) -> list[str]:
@@ -62,36 +61,44 @@ class MaskGenerator(Closing):
         """NxHxWx3 images -> NxHxW float32 masks of 0.0/1.0 (see the module docstring).
 
         `soft=True` gives the combined confidence (in 1/255 steps) where it is `> confidence`, else 0.
-        `refine=True` is the original node's refine_mask: a second pass on a crop around the person(s)
-        (their bounding box padded by 20%), pasted back.
+        `refine=True` is the original node's refine_mask: the mask made again from a second pass on its own
+        bounding box padded by 20% (clamped to the image), pasted into an empty mask.
         """
         check_confidence(confidence)
         chosen = resolve_parts(parts, self.labels, self.model.name)
-        maker = self._plain
-        if refine:
-            if self._refined is None:  # the original node's one crop
-                self._refined = PlaneMaker(self._models, refine=1, confidence=confidence, each_person=False)
-            maker = self._refined
-            assert maker.refiner is not None
-            maker.refiner.confidence = confidence  # this call's threshold finds the people
         batch = _as_uint8_batch(images)
         self._models.ask(part.name for part in chosen if part.landmark)  # a segmenter label of the same name wins
         out = np.zeros(batch.shape[:3], dtype=np.float32)
         for index, rgb in enumerate(batch):
             if not chosen:
                 continue  # all black, as in the original node; no need to run the model
-            planes = maker.segment(rgb)
-            selected = [part.confidence(planes) for part in chosen]
-            if soft:
-                out[index] = masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
-            else:
-                out[index] = masks.binary_mask(selected, confidence, rgb.shape[:2]) > 0
+            out[index] = self._mask(rgb, chosen, confidence, soft)
+            if refine:
+                out[index] = self._refined(rgb, out[index], chosen, confidence, soft)
         return out
+
+    def _mask(self, rgb: np.ndarray, chosen: Sequence[Part], confidence: float, soft: bool) -> np.ndarray:
+        planes = self._maker.segment(rgb)
+        selected = [part.confidence(planes) for part in chosen]
+        if soft:
+            return masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
+        return (masks.binary_mask(selected, confidence, rgb.shape[:2]) > 0).astype(np.float32)
+
+    def _refined(self, rgb: np.ndarray, mask: np.ndarray, chosen: Sequence[Part], confidence: float,
+                 soft: bool) -> np.ndarray:
+        """The original node's refine_mask (the command's --refine instead crops around each person and follows
+        them from frame to frame: planes.Refiner)."""
+        box = masks.padded_box(mask > 0, REFINE_PAD)
+        if box is None:
+            return mask
+        x0, y0, x1, y1 = box
+        refined = np.zeros_like(mask)
+        refined[y0:y1, x0:x1] = self._mask(np.ascontiguousarray(rgb[y0:y1, x0:x1]), chosen, confidence, soft)
+        return refined
 
     def close(self) -> None:
         try:
-            if self._refined is not None:
-                self._refined.close()
+            self._maker.close()
         finally:
             self._models.close()
 

@@ -36,6 +36,7 @@ DEFAULT_CONFIDENCE = 0.40
 DEFAULT_MODEL = "multiclass"
 DEFAULT_SMOOTHING = 0.7  # --smooth without a strength, and every live input without --smooth
 DEFAULT_REFINE_PASSES = 1  # --refine without a number
+REFINE_PAD = 0.2  # a refine crop: the box grown by 20% of its size on each side (the original node's)
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")

@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from . import masks
-from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, RunConfig
+from .config import DEFAULT_CONFIDENCE, DEFAULT_FACES, REFINE_PAD, RunConfig
 from .errors import StreamMaskError
 from .models import REGISTRY, ResolvedModel, resolve_model
 from .parts import LANDMARK_PARTS, Part, is_landmark_only, landmark_names, person_part
@@ -173,43 +173,39 @@ class PartModels(Closing):
 
 
 class Refiner(Closing):
-    """The original node's refine_mask: another pass on a crop around the person(s), pasted back.
+    """--refine: the original node's refine_mask grown for video, another pass on crops around the people, pasted
+    back into the planes.
 
-    The crop is the bounding box of the person mask padded by 20% on each side, so the model sees a
-    small or distant person at a far higher resolution than in the whole frame. Each further pass
-    crops around the previous pass's result. With `each_person` (what a run does), people far apart get
-    a crop each (masks.person_boxes): one box covering two people at either side of the frame would be
-    the whole frame, squeezed. Without it, one box around everything, exactly as the original node (the
-    library API). In a video the boxes follow the people smoothly (masks.follow_boxes) instead of
-    jumping with each frame's noise. `open_segmenter` opens the segmenter the crops go through.
+    A crop is the bounding box of a person padded by 20% on each side, so the model sees a small or distant
+    person at a far higher resolution than in the whole frame. Each further pass crops around the previous
+    pass's result. People far apart get a crop each (masks.person_boxes): one box covering two people at either
+    side of the frame would be the whole frame, squeezed. In a video the boxes follow the people smoothly
+    (masks.follow_boxes) instead of jumping with each frame's noise. (The library's still-image refine is the
+    original's own single box: api.MaskGenerator.) `open_segmenter` opens the segmenter the crops go through.
     """
 
     def __init__(self, open_segmenter: Callable[[], ModelRuntime], person: Part, confidence: float, video: bool = True,
-                 passes: int = 1, each_person: bool = True, pad: float = 0.2, keep: float = 0.3) -> None:
+                 passes: int = 1, pad: float = REFINE_PAD, keep: float = 0.3) -> None:
         self._segmenter = open_segmenter()
         self._person, self.confidence = person, confidence  # the person mask the crops are cut around
-        self._video, self._passes, self._each_person, self._pad, self._keep = video, passes, each_person, pad, keep
+        self._video, self._passes, self._pad, self._keep = video, passes, pad, keep
         self._boxes: list[masks.Box] = []
 
     @classmethod
     def for_labels(cls, open_segmenter: Callable[[], ModelRuntime], labels: Sequence[str], confidence: float,
-                   video: bool = True, passes: int = 1, each_person: bool = True) -> Refiner:
+                   video: bool = True, passes: int = 1) -> Refiner:
         """A refiner that finds people as everything but background; models without it cannot refine."""
         person = person_part(labels)
         if person is None:
             raise StreamMaskError("refining needs a model with a person or background class")
-        return cls(open_segmenter, person, confidence, video, passes, each_person)
+        return cls(open_segmenter, person, confidence, video, passes)
 
     @property
     def calls(self) -> int:
         return self._segmenter.calls
 
     def _crops(self, planes: list[np.ndarray]) -> list[masks.Box]:
-        region = self._person.confidence(planes) > self.confidence
-        if self._each_person:
-            return masks.person_boxes(region, self._pad)
-        box = masks.padded_box(region, self._pad)
-        return [] if box is None else [box]
+        return masks.person_boxes(self._person.confidence(planes) > self.confidence, self._pad)
 
     def refine(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int = 0) -> list[np.ndarray]:
         """Planes with the crops around the people replaced by the model's pass on each crop.
@@ -251,14 +247,14 @@ class PlaneMaker(Closing):
     """
 
     def __init__(self, models: PartModels, refine: int = 0, confidence: float = DEFAULT_CONFIDENCE,
-                 smooth: float = 0.0, every: int = 1, each_person: bool = True) -> None:
+                 smooth: float = 0.0, every: int = 1) -> None:
         self.models, self._every = models, every
         self.refiner: Refiner | None = None
         if refine:
             if models.open_segmenter is None:
                 raise StreamMaskError("refine needs a segmentation model")
             self.refiner = Refiner.for_labels(models.open_segmenter, models.labels, confidence, models.video,
-                                              passes=refine, each_person=each_person)
+                                              passes=refine)
         self._stabiliser = Stabiliser(smooth, person_part(models.labels)) if smooth else None
         self._planes: list[np.ndarray] = []
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import masks
 from ..api import MaskGenerator, _as_uint8_batch, parts_from_flags
 from ..config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL,
                       DEFAULT_REFINE_PASSES, DEFAULT_SMOOTHING, Finish)
@@ -39,7 +38,6 @@ CATEGORY = "A Person Mask Generator - David Bielejeski"  # the original's: its m
 MODEL_FOLDER = "mediapipe"  # ComfyUI's models/mediapipe/, where the original node kept its model
 MAX_FACES = 10  # the original's number_of_faces range
 KEPT_OPEN = 4  # models kept open at once (one per model file / face settings); the oldest is closed first
-REFINE_PAD = 0.2  # the original's refine crop: the mask's bounding box grown by 20% on each side
 
 # Face-landmark node toggle -> our face-landmark part (face: the face oval; pupils: the iris polygons).
 FACE_TOGGLES = {"left_eyebrow": "left_eyebrow", "right_eyebrow": "right_eyebrow", "left_eye": "left_eye",
@@ -188,26 +186,8 @@ class APersonMaskGenerator:
         if not flags:
             return (_masks(out),)  # all black, as in the original; no model needed
         generator = _segmenter(model)
-        parts = segmenter_parts(flags, generator.labels)
-        out = generator(batch, parts, confidence)
-        if refine_mask:
-            for index, image in enumerate(batch):
-                out[index] = self._refined(generator, image, out[index], parts, confidence)
+        out = generator(batch, segmenter_parts(flags, generator.labels), confidence, refine=refine_mask)
         return (_masks(out),)
-
-    @staticmethod
-    def _refined(generator: MaskGenerator, image: np.ndarray, mask: np.ndarray, parts: Sequence[str],
-                 confidence: float) -> np.ndarray:
-        """The original's refine_mask: the mask of a second pass on the mask's bounding box padded by 20%
-        (clamped to the image), pasted into an empty mask. (The library's refine=True crops around the whole
-        person instead.)"""
-        box = masks.padded_box(mask > 0, REFINE_PAD)
-        if box is None:
-            return mask
-        x0, y0, x1, y1 = box
-        refined = np.zeros_like(mask)
-        refined[y0:y1, x0:x1] = generator(image[None, y0:y1, x0:x1], parts, confidence)[0]
-        return refined
 
 
 class APersonFaceLandmarkMaskGenerator:
