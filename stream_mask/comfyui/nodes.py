@@ -53,6 +53,18 @@ def _confidence(tooltip: str) -> tuple[str, dict[str, Any]]:
                      "tooltip": tooltip}
 
 
+def _part_toggles() -> dict[str, tuple[str, dict[str, Any]]]:
+    """The original node's part toggles, in its order (face on)."""
+    return {"face_mask": _toggle(True), "background_mask": _toggle(False), "hair_mask": _toggle(False),
+            "body_mask": _toggle(False), "clothes_mask": _toggle(False)}
+
+
+def _model_input() -> tuple[list[str], dict[str, Any]]:
+    return model_choices(), {"default": DEFAULT_MODEL, "tooltip": "multiclass: 6 classes; selfie: person/background "
+                             "only (fast; every part but background is the whole person); or a .tflite file put in "
+                             "models/mediapipe/"}
+
+
 # --- models: found where ComfyUI keeps them, kept open between runs ----------------------------------------
 
 
@@ -163,16 +175,10 @@ class APersonMaskGenerator:
         return {
             "required": {"images": ("IMAGE",)},
             "optional": {
-                "face_mask": _toggle(True),
-                "background_mask": _toggle(False),
-                "hair_mask": _toggle(False),
-                "body_mask": _toggle(False),
-                "clothes_mask": _toggle(False),
+                **_part_toggles(),
                 "confidence": _confidence("a pixel is in the mask when a chosen part's confidence is above this"),
                 "refine_mask": _toggle(True),
-                "model": (model_choices(), {"default": DEFAULT_MODEL, "tooltip":
-                          "multiclass: 6 classes; selfie: person/background only (fast; every part but background "
-                          "is the whole person); or a .tflite file put in models/mediapipe/"}),
+                "model": _model_input(),
             },
         }
 
@@ -260,11 +266,7 @@ class PersonMaskVideo:
                                   "tooltip": "the frame rate of the batch: timestamps for the video model"}),
             },
             "optional": {
-                "face_mask": _toggle(True),
-                "background_mask": _toggle(False),
-                "hair_mask": _toggle(False),
-                "body_mask": _toggle(False),
-                "clothes_mask": _toggle(False),
+                **_part_toggles(),
                 "others_mask": _toggle(False),
                 "confidence": _confidence("a pixel is in the mask when a chosen part's confidence is above this"),
                 "refine": ("INT", {"default": DEFAULT_REFINE_PASSES, "min": 0, "max": 4, "step": 1,
@@ -280,9 +282,7 @@ class PersonMaskVideo:
                 "feather": pixels(finish.feather, "soft edge about this many pixels wide"),
                 "effect": ("STRING", {"default": "blur", "tooltip": "the composite's effect outside the parts: "
                                       "blur[:STRENGTH], color:#00ff00, desaturate, image:PATH"}),
-                "model": (model_choices(), {"default": DEFAULT_MODEL, "tooltip":
-                          "multiclass: 6 classes; selfie: person/background only (every part but background is "
-                          "the whole person); or a .tflite file put in models/mediapipe/"}),
+                "model": _model_input(),
             },
         }
 
