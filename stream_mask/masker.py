@@ -113,6 +113,19 @@ class VideoMasker(Closing):
         """Inference time of the last model frame, in milliseconds."""
         return self._maker.last_ms
 
+    @property
+    def last_timestamp_ms(self) -> int | None:
+        """The last timestamp given (whole milliseconds), None before the first frame: the next must be later."""
+        return self._last_ms
+
+    def restart(self) -> None:
+        """A new stream on the same open models (no reload): what carries over from frame to frame (smoothing, the
+        refine pass's tracked crops, the planes kept for `every`) starts again. Timestamps must still go on
+        increasing: MediaPipe's VIDEO mode counts them per model, so continue after `last_timestamp_ms`."""
+        self._check_open()
+        self._maker.restart()
+        self._index = 0
+
     # --- one frame --------------------------------------------------------------------------------
 
     def __call__(self, frame: np.ndarray, timestamp_ms: float) -> np.ndarray:

@@ -456,3 +456,19 @@ def test_the_video_node_without_smoothing_or_refine_is_the_plain_video_rule(node
     expected = original_rule(standin_model, batch[0], [(1, False), (5, False)], 0.40, refine=False)
     for mask in masks.numpy():
         assert np.array_equal(mask, expected)
+
+
+def test_the_video_node_keeps_its_models_open_and_starts_each_clip_afresh(nodes):
+    """Two runs of one clip: the same masks (smoothing and tracked crops start again with each batch) from the same
+    open model (not reloaded); a run on another clip in between changes neither."""
+    from stream_mask.comfyui import nodes as node_module
+
+    node = nodes.NODE_CLASS_MAPPINGS["PersonMaskVideo"]()
+    batch = clip_frames(12)
+    first = node.generate_video_masks(as_image(batch), 24.0, model=SELFIE.name)[0].numpy()
+    opened = [model for key, model in node_module._open.items() if key[0] == "video"]
+    assert opened, "the video node keeps its models open"
+    node.generate_video_masks(as_image(batch[::-1].copy()), 24.0, model=SELFIE.name)  # another clip
+    again = node.generate_video_masks(as_image(batch), 24.0, model=SELFIE.name)[0].numpy()
+    assert [model for key, model in node_module._open.items() if key[0] == "video"] == opened  # none reopened
+    assert np.array_equal(first, again)

@@ -151,6 +151,22 @@ def test_a_frame_of_another_size_restarts_the_temporal_state(frames) -> None:
     assert np.array_equal(after[0], first[0]) and np.array_equal(after[1], first[1])
 
 
+def test_restart_begins_a_new_stream_on_the_open_models(frames) -> None:
+    """restart(): the next frames are masked as a fresh masker masks them (smoothing and refine crops start again),
+    with timestamps going on after the last one, which must still increase."""
+    with VideoMasker("selfie", smooth=0.7, refine=1) as going:
+        for rgb, timestamp_ms in frames[:5]:
+            going(rgb, timestamp_ms)
+        going.restart()
+        last = going.last_timestamp_ms
+        with pytest.raises(StreamMaskError, match="increase"):
+            going(frames[5][0], last)
+        after = [going(frames[index][0], last + 1000 + frames[index][1]) for index in (5, 6)]
+    with VideoMasker("selfie", smooth=0.7, refine=1) as fresh:
+        first = [fresh(frames[index][0], frames[index][1]) for index in (5, 6)]
+    assert np.array_equal(after[0], first[0]) and np.array_equal(after[1], first[1])
+
+
 def test_a_closed_masker_refuses_frames_and_closes_twice(frames) -> None:
     rgb, timestamp_ms = frames[0]
     masker = VideoMasker("selfie")

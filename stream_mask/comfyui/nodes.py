@@ -243,8 +243,8 @@ class APersonFaceLandmarkMaskGenerator:
 class PersonMaskVideo:
     """The IMAGE batch as consecutive frames of one clip: MediaPipe's VIDEO mode with timestamps at `fps`, the
     command's temporal smoothing and tracked refine passes (what still images cannot have), the edge options, and a
-    composite preview. One batch is one stream: each run opens its models afresh (VIDEO mode's tracking state
-    belongs to one clip)."""
+    composite preview. Each batch is a clip of its own (smoothing and tracked crops start again) on models kept
+    open between runs."""
 
     CATEGORY = CATEGORY
     RETURN_TYPES = ("MASK", "IMAGE")
@@ -305,13 +305,15 @@ class PersonMaskVideo:
             raise StreamMaskError("the video node's composite takes blur, color, desaturate or image effects")
         masks_out = np.zeros(batch.shape[:3], dtype=np.float32)
         composites = np.empty(batch.shape, dtype=np.uint8)
-        with VideoMasker(spec, (), confidence=confidence, smooth=smooth, refine=refine, finish=finish, soft=soft,
-                         model_dir=folder) as masker:
-            parts = segmenter_parts(flags, masker.classes) if flags else ()
-            for index, rgb in enumerate(batch):
-                timestamp_ms = index * 1000.0 / fps
-                masks_out[index] = masker.matte(rgb, timestamp_ms, parts) / np.float32(255)
-                composites[index] = look.apply(rgb, masks_out[index])  # this frame's matte as its alpha
+        masker = _kept_open(("video", spec, folder, confidence, smooth, refine, finish, soft),
+                            lambda: VideoMasker(spec, (), confidence=confidence, smooth=smooth, refine=refine,
+                                                finish=finish, soft=soft, model_dir=folder))
+        masker.restart()  # a new clip on the open models; its timestamps go on a second after the last clip's
+        start = 0.0 if masker.last_timestamp_ms is None else masker.last_timestamp_ms + 1000.0
+        parts = segmenter_parts(flags, masker.classes) if flags else ()
+        for index, rgb in enumerate(batch):
+            masks_out[index] = masker.matte(rgb, start + index * 1000.0 / fps, parts) / np.float32(255)
+            composites[index] = look.apply(rgb, masks_out[index])  # this frame's matte as its alpha
         return _masks(masks_out), _image(composites)
 
 
