@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES,
-                     DEFAULT_SMOOTHING, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
+                     DEFAULT_SMOOTHING, DEFAULT_WORKERS, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .stops import StopRequest
@@ -18,6 +18,13 @@ EXAMPLES = """examples:
   stream-mask run talk.mp4 -o hair.mp4 --parts hair,face    H.264 that any player shows
   stream-mask run clip.mov -o masks/%05d.png --model selfie --parts person
   stream-mask models                                        where the models are, verified or not
+"""
+
+BATCH_EXAMPLES = """examples:
+  stream-mask batch clips/ -o "masks/{stem}.mkv"              every video in clips/, resumable
+  stream-mask batch shoot/ --recursive -o "masks/{parent}/{stem}.mkv" --report report.json
+  stream-mask batch "clips/*.mp4" -o "{stem}_{part}.mkv" --parts hair,face --ray 10.0.0.1:6379
+({stem}: the input's name without extension, {name}: with it, {parent}: its folder's name)
 """
 
 
@@ -78,13 +85,15 @@ def preview_choices(args: argparse.Namespace) -> dict[str, object]:
 
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings of a parsed `run` command line."""
-    return RunConfig(
-        input=args.input, outputs=output_specs(args), confidence=args.confidence,
-        model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
-        realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
-        preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces,
-        **preview_choices(args),
-    )
+    return RunConfig(input=args.input, **run_settings(args), realtime=args.realtime, live=args.live, size=args.size,
+                     fps=args.fps, mirror=args.mirror, preview=args.preview, **preview_choices(args))
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The RunConfig fields that `add_run_options` sets (those of `run` and `batch` alike)."""
+    return dict(outputs=output_specs(args), confidence=args.confidence, model=args.model, model_dir=args.model_dir,
+                overwrite=args.overwrite, progress=not args.quiet, every=args.every, refine=args.refine,
+                smooth=args.smooth, finish=_finish(args), faces=args.faces)
 
 
 def _finish(args: argparse.Namespace) -> Finish:
@@ -99,6 +108,12 @@ def _size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
 def _confidence(text: str) -> float:
     try:
         return float(text)
@@ -106,26 +121,16 @@ def _confidence(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="stream-mask",
-        description="Mask parts of people (background, hair, body, face, clothes) in videos and images with MediaPipe.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"stream-mask {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = commands.add_parser("run", help="turn a video, an image or a folder of images into masks",
-                              epilog=EXAMPLES + OUTPUT_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="video file (mp4, mkv, mov, webm, avi, gif...), image, folder or glob of images")
-    run.add_argument("-o", "--output", action=_AddOutput, metavar="OUTPUT", dest="outputs",
-                     help="out.mkv (lossless FFV1), out.mp4 (H.264), out.mov (ProRes 4444 with alpha), out.webm "
-                          "(VP9 with alpha), a folder or masks/%%05d.png (PNGs), out.png (one image); "
-                          "out_{part}.mkv writes one file per part. Live: virtualcam (a virtual camera), "
-                          "rtmp://HOST/APP/KEY (FLV), udp://HOST:PORT or srt://HOST:PORT (MPEG-TS), low-latency H.264; "
-                          "they get the composite unless --kind says. Repeat -o for several outputs from one pass")
-    output_options = run.add_argument_group("per-output options (apply to the next -o; after the last -o, to it)")
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `run` that apply to any input, one definition for `run` and `batch`: the outputs (-o and
+    the per-output options), the model and its settings, edges and shape, --overwrite and -q."""
+    parser.add_argument("-o", "--output", action=_AddOutput, metavar="OUTPUT", dest="outputs",
+                        help="out.mkv (lossless FFV1), out.mp4 (H.264), out.mov (ProRes 4444 with alpha), out.webm "
+                             "(VP9 with alpha), a folder or masks/%%05d.png (PNGs), out.png (one image); "
+                             "out_{part}.mkv writes one file per part. Live: virtualcam (a virtual camera), "
+                             "rtmp://HOST/APP/KEY (FLV), udp://HOST:PORT or srt://HOST:PORT (MPEG-TS), low-latency H.264; "
+                             "they get the composite unless --kind says. Repeat -o for several outputs from one pass")
+    output_options = parser.add_argument_group("per-output options (apply to the next -o; after the last -o, to it)")
     output_options.add_argument("--kind", action=_OutputOption, choices=KINDS,
                                 help="mask (grey matte), alpha (frame + matte as alpha), composite (frame with --effect), "
                                      "overlay (parts tinted), labels (class index per pixel). Default: alpha for "
@@ -143,26 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
                                      "video:PATH (looped), desaturate")
     output_options.add_argument("--invert", action=_OutputOption, nargs=0,
                                 help="apply the effect to the selected parts instead of everything else")
-    run.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
-                     help=f"a pixel is masked when a part's confidence is above this, {CONFIDENCE_MIN} to "
-                          f"{CONFIDENCE_MAX} (default {DEFAULT_CONFIDENCE})")
-    run.add_argument("--model", default=DEFAULT_MODEL,
-                     help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
-    run.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
-    run.add_argument("--refine", type=int, nargs="?", const=DEFAULT_REFINE_PASSES, default=RunConfig.refine,
-                     metavar="PASSES",
-                     help="another pass on a crop around the people (bounding box + 20%%), pasted back: better masks "
-                          f"of small or distant people; PASSES (default {DEFAULT_REFINE_PASSES}) repeats it around "
-                          "each result")
-    run.add_argument("--faces", type=int, default=RunConfig.faces, metavar="N",
-                     help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
-                          f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
-    run.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING, default=RunConfig.smooth,
-                     metavar="STRENGTH",
-                     help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
-                          f"default {DEFAULT_SMOOTHING:g} when given): steadier masks; on for cameras/streams/"
-                          "--realtime, off for files")
-    finish = run.add_argument_group("edges and shape (every output; see the pictures in the README)")
+    parser.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE,
+                        help=f"a pixel is masked when a part's confidence is above this, {CONFIDENCE_MIN} to "
+                             f"{CONFIDENCE_MAX} (default {DEFAULT_CONFIDENCE})")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help="multiclass (6 classes, default), selfie (person/background) or a path to a .tflite segmentation model")
+    parser.add_argument("--model-dir", help="folder to look for model files in first (then $STREAM_MASK_MODEL_DIR, then the cache)")
+    parser.add_argument("--refine", type=int, nargs="?", const=DEFAULT_REFINE_PASSES, default=RunConfig.refine,
+                        metavar="PASSES",
+                        help="another pass on a crop around the people (bounding box + 20%%), pasted back: better masks "
+                             f"of small or distant people; PASSES (default {DEFAULT_REFINE_PASSES}) repeats it around "
+                             "each result")
+    parser.add_argument("--faces", type=int, default=RunConfig.faces, metavar="N",
+                        help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
+                             f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
+    parser.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING, default=RunConfig.smooth,
+                        metavar="STRENGTH",
+                        help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
+                             f"default {DEFAULT_SMOOTHING:g} when given): steadier masks; on for cameras/streams/"
+                             "--realtime, off for files")
+    finish = parser.add_argument_group("edges and shape (every output; see the pictures in the README)")
     finish.add_argument("--edges", choices=("none", "guided"), default="guided" if Finish.guided else "none",
                         help="guided: snap mask edges to the frame's own edges (fast guided filter) before the threshold")
     finish.add_argument("--min-island", type=int, default=Finish.min_island, metavar="AREA",
@@ -172,23 +177,61 @@ def build_parser() -> argparse.ArgumentParser:
     finish.add_argument("--shrink", type=int, default=Finish.shrink, metavar="PX", help="erode the mask by PX pixels")
     finish.add_argument("--grow", type=int, default=Finish.grow, metavar="PX", help="dilate the mask by PX pixels")
     finish.add_argument("--feather", type=int, default=Finish.feather, metavar="PX", help="soft edge about PX pixels wide")
-    run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    live = run.add_argument_group("live (cameras, streams, --realtime)")
+    parser.add_argument("--every", type=int, default=RunConfig.every, metavar="N",
+                        help="run the model on every Nth frame and reuse its masks in between (slow machines)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    """`run`'s options for cameras, streams and --realtime (not `batch`'s: it reads files)."""
+    live = parser.add_argument_group("live (cameras, streams, --realtime)")
     live.add_argument("--realtime", action="store_true",
                       help="pace a video file at its own frame rate and drop stale frames, like a camera")
     live.add_argument("--live", action=argparse.BooleanOptionalAction, default=RunConfig.live,
                       help="a network stream is live (drop stale frames, smooth by default) or, with --no-live, read "
                            "like a file (every frame). Default: rtsp/udp/srt/rtmp are live; http(s) is live unless "
                            "FFmpeg knows its duration (a video file, a finished HLS playlist)")
-    live.add_argument("--every", type=int, default=RunConfig.every, metavar="N",
-                      help="run the model on every Nth frame and reuse its masks in between (slow machines)")
     live.add_argument("--size", type=_size, help="camera: ask for this size, e.g. 1280x720")
     live.add_argument("--fps", type=float, help="camera: ask for this frame rate")
     live.add_argument("--mirror", action="store_true", help="flip frames left-right (selfie cameras)")
     live.add_argument("--preview", action="store_true",
                       help="show a window (the default without -o): views composite/mask/overlay/cutout; keys: "
                            "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="stream-mask",
+        description="Mask parts of people (background, hair, body, face, clothes) in videos and images with MediaPipe.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"stream-mask {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="turn a video, an image or a folder of images into masks",
+                              epilog=EXAMPLES + OUTPUT_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("input", help="video file (mp4, mkv, mov, webm, avi, gif...), image, folder or glob of images")
+    add_run_options(run)
+    add_live_options(run)
+
+    batch = commands.add_parser("batch", help="many video files: resumable, on local worker processes or Ray",
+                                epilog=BATCH_EXAMPLES + OUTPUT_OPTIONS_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    batch.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="video files, folders (searched for videos) or quoted globs")
+    add_run_options(batch)
+    work = batch.add_argument_group("batch")
+    work.add_argument("--recursive", action="store_true", help="search folders' subfolders too (and ** in globs)")
+    work.add_argument("--workers", type=_positive, metavar="N",
+                      help=f"local worker processes, each keeping its models open (default {DEFAULT_WORKERS}); "
+                           "with --ray, at most N Ray workers (default: the cluster's CPUs allow)")
+    work.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                      help="run on Ray: a local Ray (started or joined) or the cluster at ADDRESS (host:port); "
+                           "inputs and outputs must be on storage every node sees")
+    work.add_argument("--report", metavar="FILE", help="write every file's result as JSON")
+    work.add_argument("-v", "--verbose", action="store_true", help="a line per file as it ends")
 
     models = commands.add_parser("models", help="list the known models, where they are and whether they are verified")
     models.add_argument("--model-dir", help="folder to look in first")
@@ -224,6 +267,8 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
             print(f"wrote {install(args.path)}: restart ComfyUI; the nodes are in its node search as \"A Person Mask "
                   f"Generator\", \"A Person Face Landmark Mask Generator\" and \"Person Mask (video)\"")
             return 0
+        if args.command == "batch":
+            return _batch(args, stop)
         from .pipeline import run  # imports MediaPipe: keep --help and `models` fast
 
         stats = run(run_config(args), stop)
@@ -237,6 +282,24 @@ def _main(argv: Sequence[str] | None, stop: StopRequest) -> int:
         print(f"stream-mask: warning: {warning}", file=sys.stderr)
     print(stats.summary())
     return stop.exit_code if stats.interrupted else 0
+
+
+def _batch(args: argparse.Namespace, stop: StopRequest) -> int:
+    import time
+
+    from .batch import run_batch, summary  # imports PyAV: keep --help and `models` fast
+
+    if not args.outputs:
+        raise StreamMaskError("give -o PATTERN, e.g. -o \"masks/{stem}.mkv\"")
+    template = RunConfig(input="", **run_settings(args))
+    workers = args.workers or (0 if args.ray is not None else DEFAULT_WORKERS)
+    started = time.perf_counter()
+    results = run_batch(args.inputs, template, recursive=args.recursive, workers=workers, ray=args.ray,
+                        report=args.report, verbose=args.verbose, stop=stop)
+    print(summary(results, time.perf_counter() - started))
+    if stop.requested:
+        return stop.exit_code
+    return 1 if any(result.status == "failed" for result in results) else 0
 
 
 if __name__ == "__main__":

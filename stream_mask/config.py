@@ -39,6 +39,14 @@ DEFAULT_REFINE_PASSES = 1  # --refine without a number
 REFINE_PAD = 0.2  # a refine crop: the box grown by 20% of its size on each side (the original node's)
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
+# `stream-mask batch` (batch.py)
+DEFAULT_WORKERS = 1  # local worker processes: one run already keeps 2 cores busy (see README "Many videos")
+WORKER_RETRIES = 1  # a file whose worker process died (a crash, the OOM killer) is tried this many more times
+RAY_WORKER_CPUS = 2  # CPUs a Ray worker asks for: a run's decode, model and encode threads
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv", ".flv",
+                    ".gif")  # what a folder given to batch is searched for
+BATCH_FIELDS = ("{stem}", "{name}", "{parent}")  # in batch's -o: the input's name without extension, with, its folder
+
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 PART_FIELD = "{part}"  # in an output path: one output per selected part
 

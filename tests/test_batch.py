@@ -1,0 +1,256 @@
+"""`stream-mask batch`: real clips, real worker processes, real signals, real Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from conftest import MEDIA, MODELS, needs_shared, run_cli, stream_copy
+
+pytestmark = needs_shared
+
+CISCO = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames
+GIF = MEDIA / "people" / "head-pose-face-detection-female-and-male.gif"  # 56 frames
+GESTURE = MEDIA / "people" / "gesture_recognizer_test_video.mp4"  # with sound: its first second is 25 frames
+PARKOUR = MEDIA / "davis_parkour" / "parkour_24fps_from_frames.mp4"  # 100 frames
+GOOD = ("cisco", "gif", "gesture")
+
+
+def packets(path: Path) -> list[tuple[int | None, bytes]]:
+    """Every video packet of an output (FFV1: lossless, so equal packets are equal pictures), with its time."""
+    with av.open(str(path)) as container:
+        return [(packet.pts, bytes(packet)) for packet in container.demux(container.streams.video[0])
+                if packet.size]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of real clips, a corrupt file (bytes that are no video) and a zero-byte file."""
+    folder = tmp_path_factory.mktemp("clips")
+    shutil.copy(CISCO, folder / "cisco.mp4")
+    shutil.copy(GIF, folder / "gif.gif")
+    stream_copy(GESTURE, folder / "gesture.mp4", 1.0)
+    (folder / "corrupt.mp4").write_bytes(os.urandom(4096))
+    (folder / "empty.mkv").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def singles(clips: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each good clip through a single `stream-mask run`."""
+    folder = tmp_path_factory.mktemp("singles")
+    made = {}
+    for path in sorted(clips.iterdir()):
+        if path.stem in GOOD:
+            result = run_cli("run", str(path), "-o", str(folder / f"{path.stem}.mkv"), "--model", "selfie")
+            assert result.returncode == 0, result.stderr
+            made[path.stem] = folder / f"{path.stem}.mkv"
+    return made
+
+
+def check_batch_result(result: subprocess.CompletedProcess, clips: Path, out: Path, singles: dict[str, Path],
+                       report: Path) -> None:
+    """Every good clip's output bit-exact to its single run; the two bad files failed with their reasons."""
+    assert result.returncode == 1, result.stderr
+    assert "3 done, 0 skipped, 2 failed" in result.stdout
+    for name in ("corrupt.mp4", "empty.mkv"):
+        assert f"failed: {clips / name}: cannot read" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        [f"{stem}.mkv" for stem in GOOD] + [f"{stem}.mkv.json" for stem in GOOD])  # nothing else, nothing hidden
+    for stem in GOOD:
+        assert packets(out / f"{stem}.mkv") == packets(singles[stem]), stem
+    data = json.loads(report.read_text())
+    assert data["counts"] == {"done": 3, "skipped": 0, "failed": 2, "stopped": 0}
+    failed = {Path(entry["input"]).name: entry["reason"] for entry in data["files"] if entry["status"] == "failed"}
+    assert set(failed) == {"corrupt.mp4", "empty.mkv"}
+    assert all("not a video or image file" in reason for reason in failed.values())
+
+
+def test_batch_of_a_folder_equals_single_runs_and_reports_the_failures(clips: Path, singles: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    out = tmp_path / "masks"  # made by the batch
+    report = tmp_path / "report.json"
+    result = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--report", str(report))
+    check_batch_result(result, clips, out, singles, report)
+
+    # Started again: every good file is done already and skipped (not re-encoded), the bad ones fail again.
+    mtimes = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+    again = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "-v")
+    assert again.returncode == 1
+    assert "0 done, 3 skipped, 2 failed" in again.stdout
+    assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == mtimes
+
+    # Other settings are not what the outputs were made with: they are not done, and not replaced without
+    # --overwrite; with it they are redone.
+    other = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--confidence", "0.6")
+    assert other.returncode == 1 and "0 done, 0 skipped, 5 failed" in other.stdout
+    assert "exists: pass --overwrite" in other.stdout
+    redone = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--confidence", "0.6",
+                     "--overwrite")
+    assert "3 done, 0 skipped, 2 failed" in redone.stdout
+
+
+def test_two_workers_give_the_same_outputs(clips: Path, singles: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "masks"
+    report = tmp_path / "report.json"
+    result = run_cli("batch", str(clips / "*"), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--workers", "2",
+                     "--report", str(report))
+    check_batch_result(result, clips, out, singles, report)
+
+
+def test_the_output_of_a_changed_input_is_not_taken_as_done(clips: Path, tmp_path: Path) -> None:
+    source = tmp_path / "cisco.mp4"
+    shutil.copy(clips / "cisco.mp4", source)
+    out = tmp_path / "{stem}.mkv"
+    assert run_cli("batch", str(source), "-o", str(out), "--model", "selfie").returncode == 0
+    os.utime(source, ns=(time.time_ns(), time.time_ns()))  # the input changed (or looks so): its output is stale
+    result = run_cli("batch", str(source), "-o", str(out), "--model", "selfie")
+    assert result.returncode == 1 and "0 done, 0 skipped, 1 failed" in result.stdout
+    assert "exists: pass --overwrite" in result.stdout
+    redone = run_cli("batch", str(source), "-o", str(out), "--model", "selfie", "--overwrite")
+    assert redone.returncode == 0 and "1 done, 0 skipped, 0 failed" in redone.stdout
+
+
+def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for index in range(6):
+        shutil.copy(PARKOUR, clips / f"parkour{index}.mp4")
+    out = tmp_path / "masks"
+    command = [sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model",
+               "selfie", "--workers", "2"]
+    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
+    batch = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*.mkv.json")) and time.monotonic() < deadline and batch.poll() is None:
+        time.sleep(0.02)
+    os.killpg(batch.pid, signal.SIGKILL)  # the batch and its workers, mid-file
+    batch.communicate()
+    finished = {path.name: path.stat().st_mtime_ns for path in out.glob("*.mkv") if
+                (out / f"{path.name}.json").exists()}
+    assert 1 <= len(finished) < 6, "the kill should land after the first file and before the last"
+    assert list(out.iterdir()) != [], "the files in progress left something to clean (partials, claims)"
+
+    result = subprocess.run(command + ["-v"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{6 - len(finished)} done, {len(finished)} skipped, 0 failed" in result.stdout
+    names = sorted(path.name for path in out.iterdir())
+    assert names == sorted([f"parkour{index}.mkv" for index in range(6)] +
+                           [f"parkour{index}.mkv.json" for index in range(6)])  # no partial, no claim left
+    for name, mtime in finished.items():
+        assert (out / name).stat().st_mtime_ns == mtime  # skipped, not encoded again
+    first = packets(out / "parkour0.mkv")
+    assert len(first) == 100
+    assert all(packets(out / f"parkour{index}.mkv") == first for index in range(1, 6))
+
+
+def test_a_pattern_that_makes_two_inputs_write_one_output_is_refused_before_anything_runs(
+        clips: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("batch", str(clips / "cisco.mp4"), str(clips / "gif.gif"), "-o", str(out / "mask.mkv"),
+                     "--model", "selfie")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"stream-mask: error: {clips / 'cisco.mp4'} and {clips / 'gif.gif'} would both "
+                                     f"write {out / 'mask.mkv'}: put {{stem}} or {{name}} (and {{parent}} for files "
+                                     f"of the same name in different folders) in -o")
+    assert list(out.iterdir()) == []
+
+    # The same name in two folders: {stem} is not enough, {parent} tells them apart.
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(clips / "cisco.mp4", tmp_path / folder / "clip.mp4")
+    inputs = [str(tmp_path / "a" / "clip.mp4"), str(tmp_path / "b" / "clip.mp4")]
+    clash = run_cli("batch", *inputs, "-o", f"{out}/{{stem}}.mkv", "--model", "selfie")
+    assert clash.returncode == 1 and f"would both write {out}/clip.mkv" in clash.stderr
+    assert list(out.iterdir()) == []
+    apart = run_cli("batch", *inputs, "-o", f"{out}/{{parent}}/{{stem}}.mkv", "--model", "selfie")
+    assert apart.returncode == 0, apart.stderr
+    assert packets(out / "a" / "clip.mkv") == packets(out / "b" / "clip.mkv")
+
+
+def test_bad_batch_command_lines_are_one_line_errors(clips: Path, tmp_path: Path) -> None:
+    for args, message in [
+        ((str(clips),), "give -o PATTERN"),
+        ((str(tmp_path / "missing.mp4"), "-o", "{stem}.mkv"), f"input not found: {tmp_path / 'missing.mp4'}"),
+        ((str(tmp_path / "*.mov"), "-o", "{stem}.mkv"), f"no files match {tmp_path / '*.mov'}"),
+        ((str(clips), "-o", "{stem}.mkv", "--workers", "0"), "--workers: must be a whole number, 1 or more"),
+    ]:
+        result = run_cli("batch", *args, "--model", "selfie", cwd=tmp_path)
+        assert result.returncode != 0
+        assert result.stderr.startswith("stream-mask: error: ") and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+# --- Ray ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> str:
+    """A real local Ray (2 CPUs) started by this test module; the batch joins it by address."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stream-mask[ray]')")
+    context = ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        yield context.address_info["gcs_address"]
+    finally:
+        ray.shutdown()
+
+
+def test_ray_gives_the_same_outputs_and_summary(clips: Path, singles: dict[str, Path], ray_address: str,
+                                                tmp_path: Path) -> None:
+    out = tmp_path / "masks"
+    report = tmp_path / "report.json"
+    result = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--report", str(report),
+                     "--ray", ray_address)
+    check_batch_result(result, clips, out, singles, report)
+    again = run_cli("batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--ray", ray_address)
+    assert "0 done, 3 skipped, 2 failed" in again.stdout
+
+
+def _ray_worker_pids() -> list[int]:
+    """Processes of this machine's Ray running a batch file (their title is Ray's `ray::RayWorker.process`)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::RayWorker.process"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker through /proc")
+def test_a_ray_worker_killed_mid_file_is_retried_and_the_file_done_once(ray_address: str, tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(PARKOUR, clips / "parkour.mp4")
+    out = tmp_path / "masks"
+    report = tmp_path / "report.json"
+    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
+    batch = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o",
+                              f"{out}/{{stem}}.mkv", "--model", "selfie", "--ray", ray_address, "--report",
+                              str(report)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".parkour.mkv.*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the worker has begun to write
+    killed = _ray_worker_pids()
+    assert killed, "no Ray worker was running the file"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    stdout, stderr = batch.communicate(timeout=300)
+    assert batch.returncode == 0, stdout + stderr
+    assert "1 done, 0 skipped, 0 failed" in stdout
+    assert sorted(path.name for path in out.iterdir()) == ["parkour.mkv", "parkour.mkv.json"]
+    assert len(packets(out / "parkour.mkv")) == 100
+    assert [entry["status"] for entry in json.loads(report.read_text())["files"]] == ["done"]
