@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from .config import (BATCH_FIELDS, RAY_WORKER_CPUS, VIDEO_EXTENSIONS, WORKER_RETRIES, RunConfig,
+from .config import (BATCH_FIELDS, CORES_PER_RUN, VIDEO_EXTENSIONS, WORKER_RETRIES, RunConfig,
                      to_settings)
 from .errors import StreamMaskError
 from .publish import partial_path, publish_file
@@ -348,8 +348,8 @@ def ray_events(configs: Sequence[RunConfig], workers: int | None, address: str, 
         raise StreamMaskError(f"cannot join Ray at {address or 'a local Ray'}: {error}") from None
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        count = max(1, min(workers or cpus // RAY_WORKER_CPUS, len(configs)))
-        actor = ray.remote(num_cpus=min(RAY_WORKER_CPUS, cpus), max_restarts=WORKER_RETRIES,
+        count = max(1, min(workers or cpus // CORES_PER_RUN, len(configs)))
+        actor = ray.remote(num_cpus=min(CORES_PER_RUN, cpus), max_restarts=WORKER_RETRIES,
                            max_task_retries=WORKER_RETRIES)(RayWorker)
         idle = [actor.remote() for _ in range(count)]
         pending, running = deque(configs), {}  # running: a task's future -> (its file, its actor)

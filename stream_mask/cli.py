@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES,
-                     DEFAULT_SMOOTHING, DEFAULT_WORKERS, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
+from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, CORES_PER_RUN, DEFAULT_CONFIDENCE, DEFAULT_MODEL,
+                     DEFAULT_REFINE_PASSES, DEFAULT_SMOOTHING, KINDS, Finish, OutputSpec, RunConfig, default_workers,
+                     parse_parts)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .stops import StopRequest
@@ -225,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     work = batch.add_argument_group("batch")
     work.add_argument("--recursive", action="store_true", help="search folders' subfolders too (and ** in globs)")
     work.add_argument("--workers", type=_positive, metavar="N",
-                      help=f"local worker processes, each keeping its models open (default {DEFAULT_WORKERS}); "
+                      help=f"local worker processes, each keeping its models open (default: one per {CORES_PER_RUN} "
+                           f"cores, {default_workers()} here); "
                            "with --ray, at most N Ray workers (default: the cluster's CPUs allow)")
     work.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                       help="run on Ray: a local Ray (started or joined) or the cluster at ADDRESS (host:port); "
@@ -292,7 +294,7 @@ def _batch(args: argparse.Namespace, stop: StopRequest) -> int:
     if not args.outputs:
         raise StreamMaskError("give -o PATTERN, e.g. -o \"masks/{stem}.mkv\"")
     template = RunConfig(input="", **run_settings(args))
-    workers = args.workers or (0 if args.ray is not None else DEFAULT_WORKERS)
+    workers = args.workers or (0 if args.ray is not None else default_workers())
     started = time.perf_counter()
     results = run_batch(args.inputs, template, recursive=args.recursive, workers=workers, ray=args.ray,
                         report=args.report, verbose=args.verbose, stop=stop)

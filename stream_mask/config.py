@@ -5,6 +5,7 @@ them from here. `to_settings` / `from_settings` are the flat schema a sidecar re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
@@ -40,9 +41,8 @@ REFINE_PAD = 0.2  # a refine crop: the box grown by 20% of its size on each side
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 
 # `stream-mask batch` (batch.py)
-DEFAULT_WORKERS = 1  # local worker processes: one run already keeps 2 cores busy (see README "Many videos")
+CORES_PER_RUN = 2  # a run's reader, model and writer threads keep about 2 cores busy (README "Many videos")
 WORKER_RETRIES = 1  # a file whose worker process died (a crash, the OOM killer) is tried this many more times
-RAY_WORKER_CPUS = 2  # CPUs a Ray worker asks for: a run's decode, model and encode threads
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv", ".flv",
                     ".gif")  # what a folder given to batch is searched for
 BATCH_FIELDS = ("{stem}", "{name}", "{parent}")  # in batch's -o: the input's name without extension, with, its folder
@@ -118,6 +118,13 @@ class RunConfig:
         """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,
         streams, --realtime: steadier masks) and off for files (the exact per-frame rule)."""
         return smoothing(self.smooth, live)
+
+
+def default_workers() -> int:
+    """`batch --workers` when not given: one worker per CORES_PER_RUN cores (1 on 2 cores: a second worker only
+    competes for the same cores, benchmarks/batch.py)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // CORES_PER_RUN)
 
 
 def smoothing(smooth: float | None, live: bool) -> float:

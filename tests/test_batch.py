@@ -140,7 +140,7 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
     finished = {path.name: path.stat().st_mtime_ns for path in out.glob("*.mkv") if
                 (out / f"{path.name}.json").exists()}
     assert 1 <= len(finished) < 6, "the kill should land after the first file and before the last"
-    assert list(out.iterdir()) != [], "the files in progress left something to clean (partials, claims)"
+    assert any(path.name.endswith(".partial") for path in out.iterdir()), "a file in progress left its partial"
 
     result = subprocess.run(command + ["-v"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
