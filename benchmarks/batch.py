@@ -66,8 +66,9 @@ def main() -> None:
             for half in range(2):
                 make_clip(SHARED / "media" / source, clips / f"clip{2 * number + half}.mp4", half * args.frames,
                           args.frames)
-        hd = Path(folder) / "hd.mp4"
-        make_clip(SHARED / "media" / SOURCES[1], hd, 0, args.frames, (1920, 1080))
+        hd_short, hd_long = Path(folder) / "hd_short.mp4", Path(folder) / "hd_long.mp4"
+        make_clip(SHARED / "media" / SOURCES[1], hd_short, 0, args.frames, (1920, 1080))
+        make_clip(SHARED / "media" / SOURCES[1], hd_long, 0, 3 * args.frames, (1920, 1080))
         names = sorted(clips.iterdir())
         frames = args.frames * len(names)
         options = ["--model", args.model, "-q"]
@@ -84,7 +85,9 @@ def main() -> None:
         results["batch --workers 2"] = timed([*command, "batch", str(clips), "-o", out("w2"), *options, "--workers", "2"])
         results["batch --ray (local)"] = timed([*command, "batch", str(clips), "-o", out("ray"), *options, "--ray"])
         ray_start = timed([*command, "batch", str(clips), "-o", out("ray"), *options, "--ray"])  # all skipped
-        hd_seconds = timed([*command, "run", str(hd), "-o", str(Path(folder) / "hd.mkv"), *options])
+        hd_seconds = [timed([*command, "run", str(clip), "-o", str(clip.with_suffix(".mkv")), *options])
+                      for clip in (hd_short, hd_long)]
+        hd_bytes = (hd_long.with_suffix(".mkv").stat().st_size / (3 * args.frames), hd_long.stat().st_size / (3 * args.frames))
         one = timed([*command, "run", str(names[0]), "-o", str(Path(folder) / "one.mkv"), *options])
 
     base = results["sequential runs"]
@@ -93,8 +96,11 @@ def main() -> None:
         print(f"  {name:22s} {seconds:6.1f} s  {frames / seconds:6.1f} frames/s  x{base / seconds:.2f} vs sequential")
     print(f"  Ray start + join + skip-check of all 8: {ray_start:.1f} s")
     print(f"  one `run` of one clip (process start, model load, {args.frames} frames): {one:.1f} s")
-    print(f"  1080p clip, {args.frames} frames, one `run`: {hd_seconds:.1f} s ({args.frames / hd_seconds:.1f} frames/s "
-          f"with start-up; x{(hd_seconds / args.frames) / (base / frames):.2f} the time per frame of the 8 clips)")
+    per_frame = (hd_seconds[1] - hd_seconds[0]) / (2 * args.frames)  # the start-up cancels out
+    print(f"  1080p, one `run`: {args.frames} frames {hd_seconds[0]:.1f} s, {3 * args.frames} frames "
+          f"{hd_seconds[1]:.1f} s: {1 / per_frame:.1f} frames/s once started, start-up "
+          f"{hd_seconds[0] - args.frames * per_frame:.1f} s; per frame: mask (FFV1) {hd_bytes[0] / 1e3:.0f} kB, "
+          f"input (H.264) {hd_bytes[1] / 1e3:.0f} kB")
 
 
 if __name__ == "__main__":

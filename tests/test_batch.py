@@ -108,6 +108,21 @@ def test_two_workers_give_the_same_outputs(clips: Path, singles: dict[str, Path]
     check_batch_result(result, clips, out, singles, report)
 
 
+def test_face_landmark_parts_start_afresh_in_each_file(clips: Path, tmp_path: Path) -> None:
+    """One worker runs both files on the same open models; the face landmarker follows faces from frame to frame,
+    so a file after another must not start from the other's faces: each output equals its single run."""
+    out = tmp_path / "masks"
+    inputs = [clips / "cisco.mp4", clips / "gif.gif"]
+    result = run_cli("batch", *map(str, inputs), "-o", f"{out}/{{stem}}.mkv", "--model", "selfie", "--parts",
+                     "face_oval,lips", "--workers", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for clip in inputs:
+        single = tmp_path / f"{clip.stem}.mkv"
+        assert run_cli("run", str(clip), "-o", str(single), "--model", "selfie", "--parts", "face_oval,lips"
+                       ).returncode == 0
+        assert packets(out / f"{clip.stem}.mkv") == packets(single), clip.name
+
+
 def test_the_output_of_a_changed_input_is_not_taken_as_done(clips: Path, tmp_path: Path) -> None:
     source = tmp_path / "cisco.mp4"
     shutil.copy(clips / "cisco.mp4", source)
