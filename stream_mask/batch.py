@@ -141,6 +141,8 @@ def process_file(config: RunConfig, models: KeptModels, stop: StopRequest,
     started = time.perf_counter()
     try:
         stop.defer()  # a stop request between two files must not raise at an arbitrary point
+        if stop.requested:
+            raise KeyboardInterrupt
         choice = choose_models(config)
         masker = models.masker(config, choice, False)
         files = replace(config, smooth=config.smoothing(False))  # as the sidecar records a file's run
@@ -213,6 +215,7 @@ def _local_worker(conn: Any) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = StopRequest()
+    stop.defer()  # a signal is a request, answered between frames: never an exception in the middle of a write
     with stop.handling([signal.SIGTERM]), KeptModels() as models:
         while not stop.requested:
             try:

@@ -170,6 +170,32 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
     assert all(packets(out / f"parkour{index}.mkv") == first for index in range(1, 6))
 
 
+def test_sigterm_mid_batch_discards_the_files_in_progress_and_says_what_is_left(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for index in range(4):
+        shutil.copy(PARKOUR, clips / f"parkour{index}.mp4")
+    out = tmp_path / "masks"
+    command = [sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model",
+               "selfie", "--workers", "2"]
+    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
+    batch = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    batch.send_signal(signal.SIGTERM)  # the batch only: it stops its workers
+    stdout, stderr = batch.communicate(timeout=120)
+    assert batch.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert "interrupted: " in stdout and "left (the same command finishes them)" in stdout
+    assert "Traceback" not in stderr
+    done = sorted(path.name for path in out.glob("*.mkv"))
+    assert sorted(path.name for path in out.iterdir()) == sorted(done + [f"{name}.json" for name in done])
+    assert all(len(packets(out / name)) == 100 for name in done)  # published only when complete
+
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and f"{4 - len(done)} done, {len(done)} skipped, 0 failed" in result.stdout
+
+
 def test_a_pattern_that_makes_two_inputs_write_one_output_is_refused_before_anything_runs(
         clips: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
