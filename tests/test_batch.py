@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import MEDIA, MODELS, needs_shared, run_cli, stream_copy
+from conftest import MEDIA, cli_env, needs_shared, run_cli, stream_copy
 
 pytestmark = needs_shared
 
@@ -136,16 +136,20 @@ def test_the_output_of_a_changed_input_is_not_taken_as_done(clips: Path, tmp_pat
     assert redone.returncode == 0 and "1 done, 0 skipped, 0 failed" in redone.stdout
 
 
-def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None:
+def parkour_batch(tmp_path: Path, copies: int, *options: str) -> tuple[list[str], Path]:
+    """A folder of `copies` copies of the 100-frame parkour clip; the batch command over it and its output folder."""
     clips = tmp_path / "clips"
     clips.mkdir()
-    for index in range(6):
+    for index in range(copies):
         shutil.copy(PARKOUR, clips / f"parkour{index}.mp4")
     out = tmp_path / "masks"
-    command = [sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model",
-               "selfie", "--workers", "2"]
-    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
-    batch = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return [sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model",
+            "selfie", *options], out
+
+
+def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None:
+    command, out = parkour_batch(tmp_path, 6, "--workers", "2")
+    batch = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     deadline = time.monotonic() + 300
     while not list(out.glob("*.mkv.json")) and time.monotonic() < deadline and batch.poll() is None:
@@ -157,7 +161,7 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
     assert 1 <= len(finished) < 6, "the kill should land after the first file and before the last"
     assert any(path.name.endswith(".partial") for path in out.iterdir()), "a file in progress left its partial"
 
-    result = subprocess.run(command + ["-v"], env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command + ["-v"], env=cli_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{6 - len(finished)} done, {len(finished)} skipped, 0 failed" in result.stdout
     names = sorted(path.name for path in out.iterdir())
@@ -171,15 +175,8 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
 
 
 def test_sigterm_mid_batch_discards_the_files_in_progress_and_says_what_is_left(tmp_path: Path) -> None:
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for index in range(4):
-        shutil.copy(PARKOUR, clips / f"parkour{index}.mp4")
-    out = tmp_path / "masks"
-    command = [sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o", f"{out}/{{stem}}.mkv", "--model",
-               "selfie", "--workers", "2"]
-    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
-    batch = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command, out = parkour_batch(tmp_path, 4, "--workers", "2")
+    batch = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not list(out.glob(".*.partial")) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -192,7 +189,7 @@ def test_sigterm_mid_batch_discards_the_files_in_progress_and_says_what_is_left(
     assert sorted(path.name for path in out.iterdir()) == sorted(done + [f"{name}.json" for name in done])
     assert all(len(packets(out / name)) == 100 for name in done)  # published only when complete
 
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and f"{4 - len(done)} done, {len(done)} skipped, 0 failed" in result.stdout
 
 
@@ -273,25 +270,21 @@ def _ray_worker_pids() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker through /proc")
 def test_a_ray_worker_killed_mid_file_is_retried_and_the_file_done_once(ray_address: str, tmp_path: Path) -> None:
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    shutil.copy(PARKOUR, clips / "parkour.mp4")
-    out = tmp_path / "masks"
     report = tmp_path / "report.json"
-    env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9"}
-    batch = subprocess.Popen([sys.executable, "-m", "stream_mask.cli", "batch", str(clips), "-o",
-                              f"{out}/{{stem}}.mkv", "--model", "selfie", "--ray", ray_address, "--report",
-                              str(report)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command, out = parkour_batch(tmp_path, 1, "--ray", ray_address, "--report", str(report))
+    batch = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(out.glob(".parkour.mkv.*.partial")) and time.monotonic() < deadline:
-        time.sleep(0.02)  # the worker has begun to write
-    killed = _ray_worker_pids()
-    assert killed, "no Ray worker was running the file"
+    killed: list[int] = []
+    while not killed and batch.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        if list(out.glob(".parkour0.mkv.*.partial")):  # the worker has begun to write
+            killed = _ray_worker_pids()
+    assert killed, f"no Ray worker was seen running the file: {batch.communicate()}"
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
     stdout, stderr = batch.communicate(timeout=300)
     assert batch.returncode == 0, stdout + stderr
     assert "1 done, 0 skipped, 0 failed" in stdout
-    assert sorted(path.name for path in out.iterdir()) == ["parkour.mkv", "parkour.mkv.json"]
-    assert len(packets(out / "parkour.mkv")) == 100
+    assert sorted(path.name for path in out.iterdir()) == ["parkour0.mkv", "parkour0.mkv.json"]
+    assert len(packets(out / "parkour0.mkv")) == 100
     assert [entry["status"] for entry in json.loads(report.read_text())["files"]] == ["done"]
