@@ -363,7 +363,7 @@ def ray_events(configs: Sequence[RunConfig], workers: int | None, address: str, 
                 return  # the actors go with ray.shutdown; a file in progress leaves only a hidden partial
             while idle and pending:
                 worker, config = idle.pop(), pending.popleft()
-                running[worker.process.remote(config)] = (config, worker)
+                running[worker.process.remote(absolute(config))] = (config, worker)  # runs in another folder
             done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
             for future in done:
                 config, worker = running.pop(future)
@@ -372,6 +372,7 @@ def ray_events(configs: Sequence[RunConfig], workers: int | None, address: str, 
                     result = ray.get(future)
                 except ray.exceptions.RayError as error:
                     result = FileResult(config.input, "failed", reason=f"lost on Ray: {type(error).__name__}")
+                result = replace(result, input=config.input)  # as the user named it
                 if result.frames:
                     yield "frames", result.frames
                 yield "result", result
@@ -396,14 +397,14 @@ def run_batch(inputs: Sequence[str], template: RunConfig, *, recursive: bool = F
     worker processes, else the Ray address ("" for a local Ray)."""
     stop = stop or StopRequest()
     configs = plan(find_inputs(inputs, recursive), template)
-    counts = [frame_count(config.input) for config in configs]
-    total = None if None in counts else sum(counts)
+    counts = {config.input: frame_count(config.input) for config in configs}
+    total = None if None in counts.values() else sum(counts.values())
     stop.defer()  # from here a stop request is answered: files in progress discarded, the rest left for next time
     started = time.perf_counter()
     if ray is None:
         events = local_events(configs, workers, stop)
     else:
-        events = ray_events([absolute(config) for config in configs], workers if workers else None, ray, stop)
+        events = ray_events(configs, workers if workers else None, ray, stop)
     results: list[FileResult] = []
     with tqdm(total=total, unit="frame", disable=None if template.progress else True, file=sys.stderr,
               dynamic_ncols=True) as bar:
@@ -414,7 +415,7 @@ def run_batch(inputs: Sequence[str], template: RunConfig, *, recursive: bool = F
                 continue
             results.append(value)
             if value.status == "skipped" and bar.total is not None:
-                bar.total -= counts[[config.input for config in configs].index(value.input)] or 0
+                bar.total -= counts[value.input]
                 bar.refresh()
             bar.set_description(f"{len(results)}/{len(configs)} files")
             if verbose:

@@ -123,6 +123,19 @@ def test_face_landmark_parts_start_afresh_in_each_file(clips: Path, tmp_path: Pa
         assert packets(out / f"{clip.stem}.mkv") == packets(single), clip.name
 
 
+def test_outputs_written_inside_the_input_folder_are_not_taken_as_inputs(clips: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "shoot"
+    (folder / "day1").mkdir(parents=True)
+    shutil.copy(clips / "cisco.mp4", folder / "day1" / "cisco.mp4")
+    pattern = f"{folder}/{{parent}}/{{stem}}_mask.mkv"
+    first = run_cli("batch", str(folder), "--recursive", "-o", pattern, "--model", "selfie")
+    assert first.returncode == 0 and "1 done, 0 skipped, 0 failed" in first.stdout
+    again = run_cli("batch", str(folder), "--recursive", "-o", pattern, "--model", "selfie")
+    assert again.returncode == 0 and "0 done, 1 skipped, 0 failed" in again.stdout
+    assert sorted(path.name for path in (folder / "day1").iterdir()) == [
+        "cisco.mp4", "cisco_mask.mkv", "cisco_mask.mkv.json"]
+
+
 def test_the_output_of_a_changed_input_is_not_taken_as_done(clips: Path, tmp_path: Path) -> None:
     source = tmp_path / "cisco.mp4"
     shutil.copy(clips / "cisco.mp4", source)
