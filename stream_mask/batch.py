@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from .config import (BATCH_FIELDS, CORES_PER_RUN, VIDEO_EXTENSIONS, WORKER_RETRIES, RunConfig,
-                     to_settings)
+from .config import CORES_PER_RUN, VIDEO_EXTENSIONS, WORKER_RETRIES, RunConfig
 from .errors import StreamMaskError
 from .publish import partial_path, publish_file
+from .settings import OUTPUTS_KEY, to_settings
 from .sidecar import file_identity, sidecar_path
 from .stops import StopRequest
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 PROGRESS_SECONDS = 0.25  # how often a worker reports the frames it has done
 POLL_SECONDS = 0.2  # how soon the batch notices a stop request while it waits for its workers
-IDENTITY_FIELDS = ("input", "path")  # settings that name files, spelt as each run was given them: not compared
 
 
 @dataclass(frozen=True)
@@ -89,30 +88,21 @@ def _searchable(path: str) -> bool:
     return os.path.isfile(path) and not Path(path).name.startswith(".") and not sidecar_path(path).exists()
 
 
-def output_path(pattern: str, input_path: str) -> str:
-    """-o PATTERN for one input: {stem}, {name} and {parent} (the input's folder's name) filled in; {part} is the
-    run's own."""
-    path = Path(input_path)
-    values = {"{stem}": path.stem, "{name}": path.name, "{parent}": path.resolve().parent.name}
-    for field in BATCH_FIELDS:
-        pattern = pattern.replace(field, values[field])
-    return pattern
-
-
-def plan(inputs: Sequence[str], template: RunConfig) -> list[RunConfig]:
-    """One run per input, its outputs' patterns filled in. Refuses, before anything runs, two inputs that would
-    write one output (a pattern without {stem} or {name}, or one that drops what tells them apart)."""
+def plan(inputs: Sequence[str], make_config: Callable[[str], RunConfig]) -> list[RunConfig]:
+    """One run per input (`make_config(input)`: the batch's settings with that input, its outputs' {stem}, {name}
+    and {parent} filled in). Refuses, before anything runs, two inputs that would write one output (a pattern
+    without {stem} or {name}, or one that drops what tells them apart)."""
     configs, writers = [], {}
     for input_path in inputs:
-        outputs = tuple(replace(spec, path=output_path(spec.path, input_path)) for spec in template.outputs)
-        for spec in outputs:
+        config = make_config(input_path)
+        for spec in config.outputs:
             key = os.path.realpath(spec.path)
             if key in writers:
                 raise StreamMaskError(f"{writers[key]} and {input_path} would both write {spec.path}: put "
                                       f"{{stem}} or {{name}} (and {{parent}} for files of the same name in "
                                       f"different folders) in -o")
             writers[key] = input_path
-        configs.append(replace(template, input=input_path, outputs=outputs, progress=False, preview=False))
+        configs.append(replace(config, progress=False, preview=False))
     return configs
 
 
@@ -183,7 +173,9 @@ def _is_done(path: str, settings: dict[str, Any], model_sha256: str, input_path:
 
 
 def _compared(settings: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in settings.items() if name not in IDENTITY_FIELDS}
+    """Settings without the names of files (spelt as each run was given them: the identity compares the input)."""
+    outputs = [{name: value for name, value in table.items() if name != "path"} for table in settings[OUTPUTS_KEY]]
+    return {**{name: value for name, value in settings.items() if name != "input"}, OUTPUTS_KEY: outputs}
 
 
 class _FrameCounter:
@@ -390,13 +382,13 @@ def absolute(config: RunConfig) -> RunConfig:
     return replace(config, input=os.path.abspath(config.input), outputs=outputs, model_dir=model_dir)
 
 
-def run_batch(inputs: Sequence[str], template: RunConfig, *, recursive: bool = False, workers: int = 1,
-              ray: str | None = None, report: str | None = None, verbose: bool = False,
-              stop: StopRequest | None = None) -> list[FileResult]:
-    """Everything `stream-mask batch` does but print the summary: plan, run, report. `ray`: None runs on local
-    worker processes, else the Ray address ("" for a local Ray)."""
+def run_batch(inputs: Sequence[str], make_config: Callable[[str], RunConfig], *, recursive: bool = False,
+              workers: int = 1, ray: str | None = None, report: str | None = None, verbose: bool = False,
+              progress: bool = True, stop: StopRequest | None = None) -> list[FileResult]:
+    """Everything `stream-mask batch` does but print the summary: plan (`make_config(input)`: one file's run), run,
+    report. `ray`: None runs on local worker processes, else the Ray address ("" for a local Ray)."""
     stop = stop or StopRequest()
-    configs = plan(find_inputs(inputs, recursive), template)
+    configs = plan(find_inputs(inputs, recursive), make_config)
     counts = {config.input: frame_count(config.input) for config in configs}
     total = None if None in counts.values() else sum(counts.values())
     stop.defer()  # from here a stop request is answered: files in progress discarded, the rest left for next time
@@ -406,7 +398,7 @@ def run_batch(inputs: Sequence[str], template: RunConfig, *, recursive: bool = F
     else:
         events = ray_events(configs, workers if workers else None, ray, stop)
     results: list[FileResult] = []
-    with tqdm(total=total, unit="frame", disable=None if template.progress else True, file=sys.stderr,
+    with tqdm(total=total, unit="frame", disable=None if progress else True, file=sys.stderr,
               dynamic_ncols=True) as bar:
         bar.set_description(f"0/{len(configs)} files")
         for kind, value in events:

@@ -1,14 +1,12 @@
 """The settings of one run, validated once, then passed one way through the pipeline.
 
 Every default and limit of a setting is written here once: the command line, the library and the sidecar read
-them from here. `to_settings` / `from_settings` are the flat schema a sidecar records a run in."""
+them from here. settings.py is the schema that config files, presets and sidecars describe a run in."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from .errors import StreamMaskError
 
@@ -45,7 +43,6 @@ CORES_PER_RUN = 2  # a run's reader, model and writer threads keep about 2 cores
 WORKER_RETRIES = 1  # a file whose worker process died (a crash, the OOM killer) is tried this many more times
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv", ".flv",
                     ".gif")  # what a folder given to batch is searched for
-BATCH_FIELDS = ("{stem}", "{name}", "{parent}")  # in batch's -o: the input's name without extension, with, its folder
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 PART_FIELD = "{part}"  # in an output path: one output per selected part
@@ -154,46 +151,6 @@ def check_model_settings(confidence: float, smooth: float | None, refine: int, e
 UNRECORDED_FIELDS = ("progress", "overwrite", "preview", "preview_parts", "preview_effect", "model_dir")
 
 
-def to_settings(config: RunConfig, output: OutputSpec) -> dict[str, Any]:
-    """What made `output`, as plain JSON values: every RunConfig field but `outputs` and UNRECORDED_FIELDS (`finish`
-    as a dict), then the output's own fields with its kind made explicit. One flat schema for sidecars and config
-    files; `from_settings` reads it back. Pass `output` with its parts resolved, so that no default is left."""
-    settings = {field.name: _plain(getattr(config, field.name)) for field in fields(RunConfig)
-                if field.name != "outputs" and field.name not in UNRECORDED_FIELDS}
-    settings.update({field.name: _plain(getattr(output, field.name)) for field in fields(OutputSpec)})
-    settings["kind"] = output.resolved_kind()
-    return settings
-
-
-def from_settings(settings: Mapping[str, Any]) -> RunConfig:
-    """The run `to_settings` described, with that one output (what it leaves out takes its default)."""
-    run_names = {field.name for field in fields(RunConfig)} - {"outputs", *UNRECORDED_FIELDS}
-    output_names = {field.name for field in fields(OutputSpec)}
-    _known(settings, run_names | output_names, "setting")
-    _known(settings.get("finish") or {}, {field.name for field in fields(Finish)}, "finish setting")
-    for name in ("input", "path"):
-        if name not in settings:
-            raise StreamMaskError(f"the settings name no {name}")
-    values = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
-    output = OutputSpec(**{name: value for name, value in values.items() if name in output_names})
-    run = {name: value for name, value in values.items() if name in run_names}
-    run["finish"] = Finish(**(run.get("finish") or {}))
-    return RunConfig(outputs=(output,), **run)
-
-
-def _plain(value: Any) -> Any:
-    """A setting as JSON holds it: a dataclass as a dict, a tuple as a list."""
-    if is_dataclass(value):
-        return asdict(value)
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _known(given: Mapping[str, Any], names: set[str], what: str) -> None:
-    unknown = sorted(set(given) - names)
-    if unknown:
-        raise StreamMaskError(f"unknown {what} {unknown[0]!r}: known are {', '.join(sorted(names))}")
-
-
 def check_confidence(value: float) -> float:
     """The threshold must lie in [0.01, 1.0]; anything else is a user error."""
     if not CONFIDENCE_MIN <= value <= CONFIDENCE_MAX:
@@ -205,3 +162,11 @@ def parse_parts(text: str) -> tuple[str, ...]:
     """`face,hair` -> ('face', 'hair'); `none` or an empty string selects nothing."""
     names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
     return () if names == ("none",) else names
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`1280x720` -> (1280, 720)."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.strip().isdigit() and height.strip().isdigit()):
+        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 1280x720, got {text!r}")
+    return int(width), int(height)

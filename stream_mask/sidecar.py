@@ -14,11 +14,12 @@ from typing import Any
 
 import av
 
-from .config import OutputSpec, RunConfig, to_settings
+from .config import OutputSpec, RunConfig
 from .errors import StreamMaskError
 from .frames import SourceInfo
 from .models import ResolvedModel
 from .publish import partial_path, publish_file, reason
+from .settings import to_settings
 
 PACKAGES = ("stream-mask", "mediapipe", "av", "numpy", "opencv-contrib-python")
 SEQUENCE_SIDECAR = "stream_mask.json"  # inside a PNG folder, where NAME.json would read as one more frame

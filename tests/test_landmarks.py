@@ -137,7 +137,7 @@ def test_landmark_only_run_loads_no_segmentation_model(tmp_path):
     frames = int(result.stdout.split()[0])
     assert frames > 10 and f", {frames} model calls -> " in result.stdout  # one landmarker call per frame
     sidecar = json.loads((tmp_path / "ovals.mkv.json").read_text())
-    assert sidecar["model"]["name"] == "face_landmarker" and sidecar["settings"]["parts"] == ["face_oval", "lips"]
+    assert sidecar["model"]["name"] == "face_landmarker" and sidecar["settings"]["output"][0]["parts"] == ["face_oval", "lips"]
     with av.open(str(tmp_path / "ovals.mkv")) as container:
         mask = next(container.decode(video=0)).to_ndarray(format="gray")
     count, _ = cv2.connectedComponents((mask > 0).astype(np.uint8))

@@ -105,7 +105,7 @@ def test_three_outputs_one_model_call_per_frame(tmp_path, standin_model, bands):
     assert summary.startswith("3 frames in ") and ", 3 model calls -> " in summary
     for name, parts, kind in (("hair.mkv", ["hair"], "mask"), ("face.mkv", ["face"], "mask"), ("blurred.mp4", ["face"], "composite")):
         sidecar = json.loads((tmp_path / f"{name}.json").read_text())
-        assert (sidecar["settings"]["parts"], sidecar["settings"]["kind"]) == (parts, kind)
+        assert (sidecar["settings"]["output"][0]["parts"], sidecar["settings"]["output"][0]["kind"]) == (parts, kind)
 
 
 def test_one_file_per_part_from_a_pattern(tmp_path, standin_model, bands):

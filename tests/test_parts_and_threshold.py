@@ -203,8 +203,8 @@ def test_every_output_gets_a_sidecar_to_reproduce_it(tmp_path, standin_model):
         result = run_cli("run", str(source), "-o", str(output), "--model", str(standin_model), "--confidence", "0.3")
         assert result.returncode == 0, result.stderr
         data = json.loads(sidecar.read_text())
-        assert data["settings"]["parts"] == ["face"]  # the default, made explicit
-        assert data["settings"]["confidence"] == 0.3 and data["settings"]["soft"] is False
+        assert data["settings"]["output"][0]["parts"] == ["face"]  # the default, made explicit
+        assert data["settings"]["confidence"] == 0.3 and data["settings"]["output"][0]["soft"] is False
         assert data["model"]["name"] == "standin_multiclass" and len(data["model"]["sha256"]) == 64
         assert data["frames"] == 3 and data["interrupted"] is False
         assert data["versions"]["mediapipe"] and data["versions"]["av"]

@@ -11,9 +11,14 @@ import pytest
 
 from conftest import MEDIA, MODELS, SELFIE, needs_shared, run_cli
 from stream_mask.cli import build_parser, run_config
-from stream_mask.config import UNRECORDED_FIELDS, OutputSpec, RunConfig, from_settings, to_settings
+from stream_mask.config import UNRECORDED_FIELDS, OutputSpec, RunConfig
 from stream_mask.errors import StreamMaskError
 from stream_mask.pipeline import run
+from stream_mask.settings import OUTPUTS_KEY, checked, to_run_config, to_settings
+
+
+def from_settings(settings: dict) -> RunConfig:
+    return to_run_config(checked(settings, "test"), "test")
 
 CLIP = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # 9 frames, 320x192, 12 fps
 
@@ -38,10 +43,10 @@ def test_every_run_setting_is_in_the_sidecar_or_left_out_on_purpose(tmp_path):
     settings = run_settings(str(CLIP), "--model", "selfie", "-o", str(tmp_path / "m.mkv"))
     run_fields = {field.name for field in fields(RunConfig)} - {"outputs"}
     output_fields = {field.name for field in fields(OutputSpec)}
-    assert not run_fields & output_fields  # one flat dict: no name may mean two things
     assert run_fields - set(UNRECORDED_FIELDS) <= set(settings)
     assert not set(UNRECORDED_FIELDS) & set(settings) and set(UNRECORDED_FIELDS) <= run_fields
-    assert output_fields <= set(settings) and set(settings) <= run_fields | output_fields
+    assert set(settings) <= run_fields | {OUTPUTS_KEY} and len(settings[OUTPUTS_KEY]) == 1
+    assert set(settings[OUTPUTS_KEY][0]) == output_fields
     assert settings["size"] is None and settings["fps"] is None  # the camera requests, asked of no camera here
 
 
@@ -64,9 +69,11 @@ def test_a_bare_runs_sidecar_runs_again_to_the_same_output(tmp_path, monkeypatch
     """The bare command's sidecar names every default it used; run again from it, the output is the same."""
     first = tmp_path / "m.mkv"
     settings = run_settings(str(CLIP), "--model", "selfie", "-o", str(first))
-    assert settings["parts"] == ["person"] and settings["kind"] == "mask" and settings["smooth"] == 0.0
-    again = from_settings({**settings, "path": str(tmp_path / "again.mkv")})
-    assert to_settings(again, again.outputs[0]) == {**settings, "path": str(tmp_path / "again.mkv")}
+    output = settings[OUTPUTS_KEY][0]
+    assert output["parts"] == ["person"] and output["kind"] == "mask" and settings["smooth"] == 0.0
+    elsewhere = {**settings, OUTPUTS_KEY: [{**output, "path": str(tmp_path / "again.mkv")}]}
+    again = from_settings(elsewhere)
+    assert to_settings(again, again.outputs[0]) == elsewhere
     monkeypatch.setenv("STREAM_MASK_MODEL_DIR", str(MODELS))  # as run_cli gives the command
     run(replace(again, progress=False))
     assert [np.array_equal(a, b) for a, b in zip(decoded(first), decoded(tmp_path / "again.mkv"), strict=True)] \
@@ -74,9 +81,10 @@ def test_a_bare_runs_sidecar_runs_again_to_the_same_output(tmp_path, monkeypatch
 
 
 def test_unknown_settings_are_one_line_errors():
-    with pytest.raises(StreamMaskError, match="^unknown setting 'smoothing': known are "):
-        from_settings({"input": "a.mp4", "path": "m.mkv", "smoothing": 0.5})
-    with pytest.raises(StreamMaskError, match="^unknown finish setting 'blur'"):
-        from_settings({"input": "a.mp4", "path": "m.mkv", "finish": {"blur": 2}})
-    with pytest.raises(StreamMaskError, match="^the settings name no path$"):
-        from_settings({"input": "a.mp4"})
+    out = {OUTPUTS_KEY: [{"path": "m.mkv"}]}
+    with pytest.raises(StreamMaskError, match=r"^test: unknown key 'smoothing' \(did you mean 'smooth'\?\); valid "):
+        from_settings({"input": "a.mp4", **out, "smoothing": 0.5})
+    with pytest.raises(StreamMaskError, match="^test: unknown key 'finish.blur'"):
+        from_settings({"input": "a.mp4", **out, "finish": {"blur": 2}})
+    with pytest.raises(StreamMaskError, match=r"^test: output\[1\] has no path: give -o OUTPUT for it$"):
+        from_settings({"input": "a.mp4", OUTPUTS_KEY: [{"kind": "mask"}]})

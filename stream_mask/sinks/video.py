@@ -283,6 +283,7 @@ class VideoSink(EncodingSink):
         self._partial = partial_path(path)
         try:
             self._container = av.open(str(self._partial), "w", format=fmt.container)
+            self._container.flags |= av.container.Flags.bitexact.value  # no random ids, no date: the same run, the same bytes
             self._add_streams(source, fmt, picture)
         except (av.error.FFmpegError, ValueError) as error:
             self.abort()
