@@ -108,6 +108,22 @@ def test_two_workers_give_the_same_outputs(clips: Path, singles: dict[str, Path]
     check_batch_result(result, clips, out, singles, report)
 
 
+def test_batch_takes_a_config_file_as_run_does(clips: Path, tmp_path: Path) -> None:
+    config = tmp_path / "masks.toml"
+    config.write_text('model = "selfie"\nconfidence = 0.5\n\n[[output]]\npath = "{stem}_person.mkv"\nparts = "person"\n')
+    (tmp_path / "batch").mkdir()
+    (tmp_path / "single").mkdir()
+    inputs = [str(clips / "cisco.mp4"), str(clips / "gif.gif")]
+    result = run_cli("batch", *inputs, "--config", str(config), cwd=tmp_path / "batch")
+    assert result.returncode == 0 and "2 done, 0 skipped, 0 failed" in result.stdout, result.stdout + result.stderr
+    for clip in inputs:
+        assert run_cli("run", clip, "--config", str(config), cwd=tmp_path / "single").returncode == 0
+        name = f"{Path(clip).stem}_person.mkv"
+        assert packets(tmp_path / "batch" / name) == packets(tmp_path / "single" / name)
+    again = run_cli("batch", *inputs, "--config", str(config), cwd=tmp_path / "batch")  # the same settings: done
+    assert "0 done, 2 skipped, 0 failed" in again.stdout
+
+
 def test_face_landmark_parts_start_afresh_in_each_file(clips: Path, tmp_path: Path) -> None:
     """One worker runs both files on the same open models; the face landmarker follows faces from frame to frame,
     so a file after another must not start from the other's faces: each output equals its single run."""
