@@ -5,6 +5,7 @@ them from here. settings.py is the schema that config files, presets and sidecar
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .errors import StreamMaskError
@@ -36,6 +37,12 @@ DEFAULT_SMOOTHING = 0.7  # --smooth without a strength, and every live input wit
 DEFAULT_REFINE_PASSES = 1  # --refine without a number
 REFINE_PAD = 0.2  # a refine crop: the box grown by 20% of its size on each side (the original node's)
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
+
+# `stream-mask batch` (batch.py)
+CORES_PER_RUN = 2  # a run's reader, model and writer threads keep about 2 cores busy (README "Many videos")
+WORKER_RETRIES = 1  # a file whose worker process died (a crash, the OOM killer) is tried this many more times
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv", ".flv",
+                    ".gif")  # what a folder given to batch is searched for
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 PART_FIELD = "{part}"  # in an output path: one output per selected part
@@ -108,6 +115,13 @@ class RunConfig:
         """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,
         streams, --realtime: steadier masks) and off for files (the exact per-frame rule)."""
         return smoothing(self.smooth, live)
+
+
+def default_workers() -> int:
+    """`batch --workers` when not given: one worker per CORES_PER_RUN cores (1 on 2 cores: a second worker only
+    competes for the same cores, benchmarks/batch.py)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // CORES_PER_RUN)
 
 
 def smoothing(smooth: float | None, live: bool) -> float:

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,25 +68,25 @@ class LoopResult:
 
 
 def run_loop(source: Source, masker: VideoMasker, outputs: Sequence[Output], preview: Preview | None,
-             stop: StopRequest, progress: bool = False) -> LoopResult:
+             stop: StopRequest, progress: bool = False, on_frame: Callable[[], None] | None = None) -> LoopResult:
     """Make the planes of each frame of `source` and hand every output its matte, under a progress bar.
 
     Ends at the source's end, at a stop request, or when the preview asks to quit. On any exit, what was queued
     is written first and every thread has ended; an error of any thread (reader, model, writer) is raised here,
     except an optional output's (a stream whose peer left: `Sink.optional`), which ends that output only and is
     reported in `LoopResult.lost` (the loop ends when nothing is left to write to). The outputs' sinks must be
-    open; they are left open (the caller publishes or discards them).
+    open; they are left open (the caller publishes or discards them). `on_frame` is called after each frame.
     """
     bar = tqdm(total=source.info.frame_count, unit="frame", disable=None if progress else True,
                file=sys.stderr, leave=False)
     try:
-        return _process(source, masker, outputs, bar, stop, preview)
+        return _process(source, masker, outputs, bar, stop, preview, on_frame)
     finally:
         bar.close()
 
 
 def _process(source: Source, masker: VideoMasker, outputs: Sequence[Output], bar: tqdm, stop: StopRequest,
-             preview: Preview | None) -> LoopResult:
+             preview: Preview | None, on_frame: Callable[[], None] | None) -> LoopResult:
     reader = _Reader(source, source.info.live, stop)
     writers = [_Writer(output, source.info.live) for output in outputs]
     frames = 0
@@ -97,6 +97,8 @@ def _process(source: Source, masker: VideoMasker, outputs: Sequence[Output], bar
                 writer.put((item, output.matte(mattes)))
             bar.update()
             frames += 1
+            if on_frame is not None:
+                on_frame()
             if preview is None and all(writer.lost for writer in writers):
                 break  # every output gone (a stream's peer left): nothing to do
             if preview is not None:

@@ -119,11 +119,13 @@ class VideoMasker(Closing):
         return self._last_ms
 
     def restart(self) -> None:
-        """A new stream on the same open models (no reload): what carries over from frame to frame (smoothing, the
-        refine pass's tracked crops, the planes kept for `every`) starts again. Timestamps must still go on
-        increasing: MediaPipe's VIDEO mode counts them per model, so continue after `last_timestamp_ms`."""
+        """A new stream on the same open models (no reload but the face landmarker's): what carries over from frame to
+        frame (smoothing, the refine pass's tracked crops, the planes kept for `every`, the faces followed) starts
+        again. Timestamps must still go on increasing: MediaPipe's VIDEO mode counts them per model, so continue
+        after `last_timestamp_ms`."""
         self._check_open()
         self._maker.restart()
+        self._models.restart()
         self._index = 0
 
     # --- one frame --------------------------------------------------------------------------------

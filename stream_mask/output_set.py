@@ -7,11 +7,11 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .config import PART_FIELD, RunConfig
+from .config import PART_FIELD, OutputSpec, RunConfig
 from .errors import StreamMaskError
 from .frames import SourceInfo
 from .outputs import LiveSettings, Output, make_output
-from .parts import available_parts, resolve_parts
+from .parts import Part, available_parts, resolve_parts
 from .sinks import names_a_file
 
 if TYPE_CHECKING:
@@ -37,20 +37,26 @@ def open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
 
 def make_outputs(config: RunConfig, labels: list[str], model_name: str, live: LiveSettings) -> list[Output]:
     """One Output per spec; a `{part}` path becomes one output per selected part."""
-    outputs = []
-    for spec in config.outputs:
-        parts = resolve_parts(spec.parts, labels, model_name)
-        if PART_FIELD not in spec.path:
-            outputs.append(make_output(spec, parts, live, config.finish, labels))
-            continue
-        for part in parts:
-            single = replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,))
-            outputs.append(make_output(single, [part], live, config.finish, labels))
+    outputs = [make_output(spec, parts, live, config.finish, labels)
+               for spec, parts in output_parts(config, labels, model_name)]
     paths = [os.path.realpath(output.spec.path) if names_a_file(output.spec.path) else output.spec.path
              for output in outputs]
     if len(set(paths)) != len(paths):
         raise StreamMaskError("two outputs have the same path")
     return outputs
+
+
+def output_parts(config: RunConfig, labels: list[str], model_name: str) -> list[tuple[OutputSpec, list[Part]]]:
+    """Each output the run writes with its parts: one per -o, and a `{part}` path one per selected part."""
+    chosen = []
+    for spec in config.outputs:
+        parts = resolve_parts(spec.parts, labels, model_name)
+        if PART_FIELD not in spec.path:
+            chosen.append((spec, parts))
+            continue
+        for part in parts:
+            chosen.append((replace(spec, path=spec.path.replace(PART_FIELD, part.name), parts=(part.name,)), [part]))
+    return chosen
 
 
 def discard(outputs: list[Output]) -> None:

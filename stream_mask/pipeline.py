@@ -7,14 +7,17 @@ discarded when the run failed.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import RunConfig
+from .config import RunConfig, smoothing
 from .errors import StreamMaskError
 from .frames import Source
 from .loop import run_loop
@@ -22,11 +25,10 @@ from .masker import VideoMasker
 from .models import ResolvedModel
 from .output_set import discard, open_outputs
 from .outputs import Output
-from .planes import choose_models
+from .planes import ModelChoice, choose_models
 from .sidecar import describe
 from .sources import open_source
 from .stops import StopRequest
-
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,51 @@ def _percentile_ms(values: list[float], percent: int) -> float:
     return 1000 * float(np.percentile(values, percent))
 
 
-def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
+class KeptModels:
+    """Models kept open from run to run (a batch worker's): a run whose models and model settings are the last
+    run's starts a new clip on them (VideoMasker.restart) instead of loading them again."""
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._masker: VideoMasker | None = None
+
+    def masker(self, config: RunConfig, choice: ModelChoice, live: bool) -> VideoMasker:
+        """The open masker `VideoMasker.for_run` would give for this run."""
+        key = (choice, config.confidence, smoothing(config.smooth, live), config.refine, config.every,
+               config.finish, config.faces)
+        if self._masker is not None and key == self._key:
+            self._masker.restart()
+            return self._masker
+        self.close()
+        self._masker, self._key = VideoMasker.for_run(config, choice, live), key
+        return self._masker
+
+    def close(self) -> None:
+        if self._masker is not None:
+            masker, self._masker, self._key = self._masker, None, None
+            masker.close()
+
+    def __enter__(self) -> KeptModels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run(config: RunConfig, stop: StopRequest | None = None, *, models: KeptModels | None = None,
+        on_frame: Callable[[], None] | None = None, keep_partial: bool = True) -> RunStats:
     """Execute one `stream-mask run`; raises StreamMaskError for anything the user can fix.
 
     A stop request (`stop`: the command routes SIGINT, SIGTERM and SIGHUP to it) after the first frame ends the
-    loop, finalises what was written and returns with `interrupted` set; before it, nothing is written and
+    loop, finalises what was written and returns with `interrupted` set (with `keep_partial` False, discards it and
+    raises KeyboardInterrupt: a batch redoes the file instead); before it, nothing is written and
     KeyboardInterrupt propagates. Without `stop`, a run on the main thread treats Ctrl-C so itself (and puts the
-    caller's handler back after).
+    caller's handler back after). `models`: keep the models open for the next run (a batch worker's).
+    `on_frame` is called after each frame (a batch's overall progress).
     """
     if stop is None:
         with StopRequest().handling([signal.SIGINT]) as stop:
-            return run(config, stop)
+            return run(config, stop, models=models, on_frame=on_frame, keep_partial=keep_partial)
     # The input first: a missing input is what the user must hear about, not a model it would need.
     opened_source = open_source(config.input, realtime=config.realtime, size=config.size, fps=config.fps,
                                 mirror=config.mirror, live=config.live)
@@ -93,7 +129,7 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
         opened_source.close()
         raise
     model = choice.model
-    with opened_source as source, VideoMasker.for_run(config, choice, source.info.live) as masker:
+    with opened_source as source, _masker(config, choice, source.info.live, models) as masker:
         if config.smooth is None:  # resolved here, so that the sidecar records what was done
             config = replace(config, smooth=config.smoothing(source.info.live))
         if source.info.report and config.progress:
@@ -102,7 +138,9 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
         outputs, preview = open_outputs(config, source.info, masker.classes, model.name)
         started = time.perf_counter()
         try:
-            loop = run_loop(source, masker, outputs, preview, stop, config.progress)
+            loop = run_loop(source, masker, outputs, preview, stop, config.progress, on_frame)
+            if loop.interrupted and not keep_partial:
+                raise KeyboardInterrupt
         except BaseException:
             discard(outputs)  # any error: nothing half-written is left
             raise
@@ -125,6 +163,12 @@ def run(config: RunConfig, stop: StopRequest | None = None) -> RunStats:
                         source.ended_early, source.skipped, source.skipped_what, tuple(source.warnings))
 
 
+def _masker(config: RunConfig, choice: ModelChoice, live: bool,
+            models: KeptModels | None) -> AbstractContextManager[VideoMasker]:
+    """The run's masker: its own (closed at the end), or the kept one (left open)."""
+    if models is None:
+        return VideoMasker.for_run(config, choice, live)
+    return contextlib.nullcontext(models.masker(config, choice, live))
 
 
 def _publish(outputs: list[Output], config: RunConfig, model: ResolvedModel, source: Source,

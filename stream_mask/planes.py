@@ -145,6 +145,16 @@ class PartModels(Closing):
             self.faces.close()
         self.faces = faces
 
+    def restart(self) -> None:
+        """A new stream on these models. The face landmarker's VIDEO mode follows faces from frame to frame and has
+        no reset, so it is opened again (a new clip would start from the last one's faces); the segmenter keeps
+        nothing from frame to frame and stays."""
+        if self.faces is not None and self.video:
+            faces = self._open_faces(self.faces.labels)
+            self._closed_calls += self.faces.calls
+            self.faces.close()
+            self.faces = faces
+
     @property
     def calls(self) -> int:
         return ((self.segmenter.calls if self.segmenter is not None else 0) + self._closed_calls

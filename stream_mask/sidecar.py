@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import av
@@ -41,7 +43,8 @@ def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts:
         "settings": to_settings(config, replace(output, parts=tuple(parts))),  # the model's default parts named
         "model": {"name": model.name, "sha256": model.sha256, "url": model.info.url if model.info else None},
         "input": {"width": source.width, "height": source.height, "fps": str(source.fps),
-                  "frames_expected": source.frame_count, "audio": source.audio is not None, "live": source.live},
+                  "frames_expected": source.frame_count, "audio": source.audio is not None, "live": source.live,
+                  **file_identity(config.input)},
         "frames": frames,
         "skipped": {"count": skipped[0], "what": skipped[1]},
         "interrupted": interrupted,
@@ -49,6 +52,16 @@ def describe(config: RunConfig, output: OutputSpec, model: ResolvedModel, parts:
                      "python": sys.version.split()[0]},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def file_identity(path: str) -> dict[str, int]:
+    """A file input's size and modification time (ns): what tells a batch that an output was made from this very
+    file (see batch.py); {} for anything else (a camera, a stream, a folder of images)."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return {}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns} if S_ISREG(stat.st_mode) else {}
 
 
 def write_sidecar(output: str, data: dict[str, Any]) -> Path:

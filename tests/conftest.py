@@ -27,12 +27,16 @@ def standin_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_standin_model(tmp_path_factory.mktemp("models") / "standin_multiclass.tflite")
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the command runs in under test: models from ../shared/models, no network."""
+    return {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9",
+            **(env or {})}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run the real `stream-mask` command in a subprocess, models from ../shared/models, no network."""
-    full_env = {**os.environ, "STREAM_MASK_MODEL_DIR": str(MODELS), "STREAM_MASK_MODEL_MIRROR": "http://127.0.0.1:9",
-                **(env or {})}
+    """Run the real `stream-mask` command in a subprocess (environment: `cli_env`)."""
     return subprocess.run([sys.executable, "-m", "stream_mask.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=600)
+                          cwd=cwd, env=cli_env(env), timeout=600)
 
 
 def stream_copy(source: Path, target: Path, seconds: float) -> None:
