@@ -80,10 +80,11 @@ def make_clip(source: str, target: Path, frames: int) -> None:
         out.mux(stream.encode(None))
 
 
-def cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """CPU seconds (user + sys) of a child process, and its stdout."""
+def cpu_seconds(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+    """CPU seconds (user + sys) of a child process, and its stdout. Run from `cwd`, not a source tree: `python -m`
+    puts its working folder first on the path, ahead of PYTHONPATH."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -111,9 +112,14 @@ def main() -> None:
         clip, short = Path(tmp) / "clip1080.mp4", Path(tmp) / "short1080.mp4"
         make_clip(args.input, clip, args.frames)
         make_clip(args.input, short, args.short)
+        for tree in trees:  # each tree runs its own code
+            _, stdout = cpu_seconds([sys.executable, "-c", "import stream_mask; print(stream_mask.__file__)"],
+                                    {**env, "PYTHONPATH": str(tree)}, tmp)
+            if not Path(stdout.strip()).is_relative_to(tree):
+                sys.exit(f"{tree} is not the stream_mask that runs ({stdout.strip()})")
         for _ in range(args.rounds):
             for model, path in models.items():
-                _, stdout = cpu_seconds([sys.executable, "-c", INFERENCE, str(clip), path], env)
+                _, stdout = cpu_seconds([sys.executable, "-c", INFERENCE, str(clip), path], env, tmp)
                 inference[model].append(float(stdout.split()[1]))
             for case, (model, options) in CASES.items():
                 for tree in trees:
@@ -122,7 +128,7 @@ def main() -> None:
                     for source in (clip, short):
                         command = [sys.executable, "-m", "stream_mask.cli", "run", str(source), "-o",
                                    f"{tmp}/out.mkv", "--overwrite", "-q", "--model", models[model], *options]
-                        cpu.append(cpu_seconds(command, tree_env)[0])
+                        cpu.append(cpu_seconds(command, tree_env, tmp)[0])
                     run[tree, case].append((cpu[0] - cpu[1]) * 1000 / (args.frames - args.short))
 
     median = {key: statistics.median(values) for key, values in run.items()}
