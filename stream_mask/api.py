@@ -79,10 +79,12 @@ class MaskGenerator(Closing):
 
     def _mask(self, rgb: np.ndarray, chosen: Sequence[Part], confidence: float, soft: bool) -> np.ndarray:
         planes = self._maker.segment(rgb)
-        selected = [part.confidence(planes) for part in chosen]
         if soft:
+            selected = [part.confidence(planes) for part in chosen]
             return masks.soft_mask(selected, confidence, rgb.shape[:2]) / np.float32(255)
-        return (masks.binary_mask(selected, confidence, rgb.shape[:2]) > 0).astype(np.float32)
+        mask = masks.binary_mask([planes[part.channel] for part in chosen], confidence, rgb.shape[:2],
+                                 [part.inverted for part in chosen])
+        return (mask > 0).astype(np.float32)
 
     def _refined(self, rgb: np.ndarray, mask: np.ndarray, chosen: Sequence[Part], confidence: float,
                  soft: bool) -> np.ndarray:

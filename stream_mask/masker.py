@@ -26,7 +26,7 @@ from .config import (DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, Finish, O
 from .errors import StreamMaskError
 from .frames import Frame
 from .models import ResolvedModel
-from .outputs import CompositeOutput, FrameMattes, LiveSettings, label_map
+from .outputs import CompositeOutput, FrameMattes, LiveSettings
 from .parts import Part, landmark_names, resolve_parts
 from .planes import Closing, ModelChoice, PartModels, PlaneMaker, needs_segmenter
 
@@ -152,7 +152,7 @@ class VideoMasker(Closing):
         if not self.classes:
             raise StreamMaskError("a label map needs a segmentation model: this masker has only face-landmark parts")
         mattes = self._checked(frame, timestamp_ms, range(len(self.classes)))
-        return label_map(mattes.planes[:len(self.classes)], self.confidence)
+        return mattes.labels(len(self.classes), self.confidence)
 
     def composite(self, frame: np.ndarray, timestamp_ms: float, effect: str = "blur",
                   invert: bool = False) -> np.ndarray:

@@ -63,8 +63,19 @@ class FrameMattes:
     def matte(self, parts: Sequence[Part], confidence: float, soft: bool, finish: Finish) -> np.ndarray:
         key = (tuple(parts), confidence, soft, finish)
         if key not in self._made:
-            selected = [part.confidence(self.planes) for part in parts]
-            self._made[key] = finished_mask(selected, confidence, soft, finish, self.rgb)
+            if soft or finish:
+                selected = [part.confidence(self.planes) for part in parts]
+                self._made[key] = finished_mask(selected, confidence, soft, finish, self.rgb)
+            else:  # the default: each part thresholded on its own plane (a complement without making 1 - plane)
+                self._made[key] = masks.binary_mask([self.planes[part.channel] for part in parts], confidence,
+                                                    self.rgb.shape[:2], [part.inverted for part in parts])
+        return self._made[key]
+
+    def labels(self, count: int, confidence: float) -> np.ndarray:
+        """The label map of the first `count` planes (the segmenter's classes): masks.label_map, once per frame."""
+        key = ("labels", count, confidence)
+        if key not in self._made:
+            self._made[key] = masks.label_map(self.planes[:count], confidence)
         return self._made[key]
 
 
@@ -203,14 +214,7 @@ class LabelsOutput(Output):
             raise StreamMaskError(f"a label map must be lossless: write {redact_url(spec.path)} as .mkv or PNGs instead")
 
     def matte(self, frame: FrameMattes) -> np.ndarray:
-        return label_map(frame.planes[:len(self.parts)], self.confidence)
-
-
-def label_map(classes: Sequence[np.ndarray], confidence: float) -> np.ndarray:
-    """HxW uint8: the index of each pixel's most likely class; for one class, 1 where it is `> confidence`, else 0."""
-    if len(classes) == 1:
-        return (classes[0] > confidence).astype(np.uint8)
-    return np.argmax(np.stack(classes), axis=0).astype(np.uint8)
+        return frame.labels(len(self.parts), self.confidence)
 
 
 KIND_CLASSES: dict[str, type[Output]] = {
