@@ -21,9 +21,9 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def cpu_seconds(command: list[str], env: dict[str, str]) -> float:
+def cpu_seconds(command: list[str], env: dict[str, str], cwd: str) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -47,7 +47,14 @@ def main() -> None:
             for name, tree in (("old", args.old), ("new", args.new)):
                 command = [sys.executable, "-m", "stream_mask.cli", "run", args.input, "-o", f"{tmp}/{name}{run}.mkv",
                            "-q", *options]
-                cpu[name].append(cpu_seconds(command, {**env, "PYTHONPATH": str(tree.resolve())}))
+                tree_env = {**env, "PYTHONPATH": str(tree.resolve())}
+                # `python -m` puts the working folder first on the path: run from the temporary one, and check
+                # which stream_mask the tree's run imports, so that each tree runs its own code.
+                where = subprocess.run([sys.executable, "-c", "import stream_mask; print(stream_mask.__file__)"],
+                                       env=tree_env, cwd=tmp, capture_output=True, text=True).stdout.strip()
+                if not Path(where).resolve().is_relative_to(tree.resolve()):
+                    sys.exit(f"{tree}: its runs would import {where or 'no stream_mask'}, not the tree's own")
+                cpu[name].append(cpu_seconds(command, tree_env, tmp))
     print(f"input: {args.input}, options: {' '.join(options)}, {args.runs} alternating runs, medians")
     for name, values in cpu.items():
         print(f"  {name}: {statistics.median(values):6.2f} s CPU   (runs: {', '.join(f'{v:.2f}' for v in values)})")
