@@ -40,6 +40,8 @@ def main() -> None:
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     options = argv[split + 1:] or ["--model", "selfie"]  # the run options after --
+    if Path(args.input).exists():
+        args.input = str(Path(args.input).resolve())  # the runs start in a temporary folder
     env = {**os.environ, "STREAM_MASK_MODEL_DIR": os.environ.get("STREAM_MASK_MODEL_DIR", str(SHARED / "models"))}
     cpu: dict[str, list[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as tmp:
