@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, DEFAULT_CONFIDENCE, DEFAULT_MODEL, DEFAULT_REFINE_PASSES,
-                     DEFAULT_SMOOTHING, KINDS, Finish, OutputSpec, RunConfig, parse_parts)
+                     DEFAULT_SMOOTHING, KINDS, SUBJECT_RELEASE_S, Finish, OutputSpec, RunConfig, parse_parts,
+                     parse_subjects)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .stops import StopRequest
@@ -83,6 +84,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         model=args.model, model_dir=args.model_dir, overwrite=args.overwrite, progress=not args.quiet,
         realtime=args.realtime, live=args.live, every=args.every, size=args.size, fps=args.fps, mirror=args.mirror,
         preview=args.preview, refine=args.refine, smooth=args.smooth, finish=_finish(args), faces=args.faces,
+        subjects=args.subjects,
         **preview_choices(args),
     )
 
@@ -104,6 +106,13 @@ def _confidence(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _subjects(text: str) -> int | None:
+    try:
+        return parse_subjects(text)
+    except StreamMaskError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--faces", type=int, default=RunConfig.faces, metavar="N",
                      help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
                           f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
+    run.add_argument("--subjects", type=_subjects, default=RunConfig.subjects, metavar="all|N",
+                     help="keep only the N main people (the largest, most central regions at the start, then each "
+                          "followed from frame to frame; one unseen for %g s is replaced), for every part and output; "
+                          "people who touch count as one. Default: all" % SUBJECT_RELEASE_S)
     run.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING, default=RunConfig.smooth,
                      metavar="STRENGTH",
                      help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
@@ -187,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--mirror", action="store_true", help="flip frames left-right (selfie cameras)")
     live.add_argument("--preview", action="store_true",
                       help="show a window (the default without -o): views composite/mask/overlay/cutout; keys: "
-                           "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help")
+                           "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help; click a "
+                           "person: keep only them, a: all people again")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     models = commands.add_parser("models", help="list the known models, where they are and whether they are verified")
