@@ -1,0 +1,227 @@
+"""--subjects: the N main people kept, each followed from frame to frame (stream_mask/subjects.py).
+
+Stand-in sequences through the real command: people painted in the stand-in model's class colours on a black
+(background) frame, so what the model sees is known exactly. Then real footage with the selfie model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import MEDIA, needs_shared, run_cli
+from standin_model import COLOURS
+from test_parts_and_threshold import write_lossless_video
+from stream_mask import VideoMasker
+from stream_mask.config import SUBJECT_RELEASE_S
+from stream_mask.errors import StreamMaskError
+
+SIZE = 256  # the stand-in's own input size: no resampling blurs the painted edges
+FPS = 10
+HAIR, FACE, CLOTHES = COLOURS[1], COLOURS[3], COLOURS[4]
+CISCO = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # two people side by side, touching at the bottom
+HEAD_POSE = MEDIA / "people" / "head-pose-face-detection-female-and-male.gif"  # two people apart, 56 frames
+
+
+def paint(frame: np.ndarray, centre: int, width: int, top: int = 40) -> tuple[slice, slice]:
+    """A person `width` wide centred at column `centre`: hair, face, then clothes below; the clothes' rows and
+    columns (all painted: a mask of this person covers them)."""
+    left, right = centre - width // 2, centre + width // 2
+    head = slice(centre - width // 4, centre + width // 4)
+    frame[top:top + width * 15 // 100, head] = HAIR
+    frame[top + width * 15 // 100:top + width * 55 // 100, head] = FACE
+    bottom = min(SIZE, top + width * 16 // 10)
+    frame[top + width * 55 // 100:bottom, left:right] = CLOTHES
+    return slice(top + width * 55 // 100, bottom), slice(left, right)
+
+
+def read_masks(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="gray") > 127 for frame in container.decode(video=0)]
+
+
+def run(tmp_path: Path, frames: list[np.ndarray], model: Path, *options: str, outputs: tuple[str, ...] = ("",),
+        name: str = "out") -> list[list[np.ndarray]]:
+    """`stream-mask run` on these frames (FFV1, FPS); per output `--parts P -o name_P.mkv`, its masks."""
+    source = tmp_path / "people.mkv"
+    if not source.exists():
+        write_lossless_video(source, frames, fps=FPS)
+    args = []
+    for parts in outputs:
+        args += [*(("--parts", parts) if parts else ()), "-o", str(tmp_path / f"{name}_{parts}.mkv")]
+    result = run_cli("run", str(source), "--model", str(model), "-q", *options, *args)
+    assert result.returncode == 0, result.stderr
+    return [read_masks(tmp_path / f"{name}_{parts}.mkv") for parts in outputs]
+
+
+def test_a_larger_person_behind_does_not_take_the_subjects_place(tmp_path: Path, standin_model: Path) -> None:
+    """A (central) is the subject; B behind grows larger than A for four frames, then shrinks back: A stays the
+    subject in every frame, for the person and for the hair alone (parts stay parts)."""
+    frames, places = [], []
+    for index in range(12):
+        frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+        a = paint(frame, 100, 70)
+        b = paint(frame, 200, 90 if 4 <= index < 8 else 40, top=60)
+        frames.append(frame)
+        places.append((a, b))
+    person, hair = run(tmp_path, frames, standin_model, "--subjects", "1", outputs=("person", "hair"))
+    everyone, = run(tmp_path, frames, standin_model, outputs=("person",), name="all")
+    for index, (a, b) in enumerate(places):
+        assert person[index][a].mean() > 0.95, f"frame {index}: the subject A is not kept"
+        assert not person[index][:, 150:].any(), f"frame {index}: B is kept ({'larger' if 4 <= index < 8 else 'smaller'})"
+        assert everyone[index][b].mean() > 0.95, "without --subjects, B is masked too"
+        assert hair[index][:, :150].any() and not hair[index][:, 150:].any(), f"frame {index}: B's hair is kept"
+        assert not (hair[index] & ~person[index]).any()
+
+
+def test_a_subject_who_leaves_is_released_after_the_documented_time(tmp_path: Path, standin_model: Path) -> None:
+    """A leaves after frame 4: nobody is kept while A may come back, then B (the next main person) from the first
+    frame more than SUBJECT_RELEASE_S after A was last seen."""
+    frames = []
+    for index in range(30):
+        frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+        if index <= 4:
+            paint(frame, 110, 80)
+        paint(frame, 215, 40, top=60)
+        frames.append(frame)
+    masks, = run(tmp_path, frames, standin_model, "--subjects", "1", outputs=("person",))
+    last_seen_ms = 4 * 1000 // FPS
+    for index, mask in enumerate(masks):
+        ms = index * 1000 // FPS
+        if index <= 4:
+            assert mask[:, :170].mean() > 0.05 and not mask[:, 170:].any(), f"frame {index}: A only"
+        elif ms / 1000 - last_seen_ms / 1000 <= SUBJECT_RELEASE_S:
+            assert not mask.any(), f"frame {index} ({ms} ms): A's place is held, nobody else is kept"
+        else:
+            assert mask[:, 170:].mean() > 0.05 and not mask[:, :170].any(), f"frame {index} ({ms} ms): B is taken"
+    assert any(index > 4 and not mask.any() for index, mask in enumerate(masks))
+
+
+def test_two_subjects_of_three_people_and_the_label_map(tmp_path: Path, standin_model: Path) -> None:
+    """--subjects 2 keeps the two best scored (the largest, most central); in a label map the third is background."""
+    frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+    big = paint(frame, 128, 70)
+    mid = paint(frame, 40, 50)
+    small = paint(frame, 222, 30, top=80)
+    source = tmp_path / "three.mkv"
+    write_lossless_video(source, [frame] * 3, fps=FPS)
+    result = run_cli("run", str(source), "--model", str(standin_model), "-q", "--subjects", "2",
+                     "--parts", "person", "-o", str(tmp_path / "two.mkv"), "--kind", "labels", "-o",
+                     str(tmp_path / "labels.mkv"))
+    assert result.returncode == 0, result.stderr
+    for mask in read_masks(tmp_path / "two.mkv"):
+        assert mask[big].mean() > 0.95 and mask[mid].mean() > 0.95 and not mask[small].any()
+    with av.open(str(tmp_path / "labels.mkv")) as container:
+        labels = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert all((label[small] == 0).all() and (label[big] == 4).mean() > 0.5 for label in labels)
+
+
+def test_the_library_takes_the_same_choice(standin_model: Path) -> None:
+    """VideoMasker(subjects=1): the same rule frame by frame; a bad value is a StreamMaskError."""
+    frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+    a = paint(frame, 100, 70)
+    paint(frame, 210, 40, top=60)
+    with VideoMasker(str(standin_model), parts="hair,person", subjects=1) as masker:
+        masks = [masker(frame, 100 * index) for index in range(3)]
+    assert all(mask[a].mean() > 0.95 * 255 and not mask[:, 160:].any() for mask in masks)
+    for bad in (0, -1, 1.5, "1"):
+        with pytest.raises(StreamMaskError, match="subjects"):
+            VideoMasker(str(standin_model), subjects=bad)
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1"])
+def test_a_bad_subjects_value_is_a_one_line_error(tmp_path: Path, bad: str) -> None:
+    result = run_cli("run", str(CISCO), "-o", str(tmp_path / "out.mkv"), "--subjects", bad)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("stream-mask: error:") and "--subjects" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+# --- real footage ------------------------------------------------------------------------------------------
+
+
+def components(mask: np.ndarray, least: int) -> list[np.ndarray]:
+    """The connected regions of `mask` of `least` pixels or more, largest first."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    order = sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA])
+    return [labels == i for i in order if stats[i, cv2.CC_STAT_AREA] >= least]
+
+
+@needs_shared
+@pytest.mark.parametrize("options", [(), ("--refine", "--smooth")], ids=["plain", "refine-smooth"])
+def test_subjects_all_gives_todays_masks_exactly(tmp_path: Path, options: tuple[str, ...]) -> None:
+    """The default and `--subjects all`, bit for bit, on both two-person clips."""
+    for clip in (CISCO, HEAD_POSE):
+        outs = []
+        for name, extra in (("default", ()), ("all", ("--subjects", "all"))):
+            out = tmp_path / f"{clip.stem}_{name}.mkv"
+            result = run_cli("run", str(clip), "--model", "selfie", "-q", *options, *extra, "-o", str(out))
+            assert result.returncode == 0, result.stderr
+            with av.open(str(out)) as container:
+                outs.append([f.to_ndarray(format="gray") for f in container.decode(video=0)])
+        assert len(outs[0]) == len(outs[1]) > 0
+        assert all(np.array_equal(a, b) for a, b in zip(*outs))
+
+
+@needs_shared
+@pytest.mark.parametrize("options", [(), ("--refine", "--smooth")], ids=["plain", "refine-smooth"])
+def test_one_subject_on_the_head_pose_clip_is_one_person_the_same_throughout(tmp_path: Path,
+                                                                             options: tuple[str, ...]) -> None:
+    """Two people apart: `--subjects 1` keeps one of the two people of each frame of `all`, all of them, and never
+    any of the other; always the same one (the side of the frame they stand on)."""
+    one = run_cli("run", str(HEAD_POSE), "--model", "selfie", "-q", "--subjects", "1", *options,
+                  "-o", str(tmp_path / "one.mkv"))
+    everyone = run_cli("run", str(HEAD_POSE), "--model", "selfie", "-q", *options, "-o", str(tmp_path / "all.mkv"))
+    assert one.returncode == 0 and everyone.returncode == 0, one.stderr + everyone.stderr
+    kept_sides = set()
+    masks, alls = read_masks(tmp_path / "one.mkv"), read_masks(tmp_path / "all.mkv")
+    assert len(masks) == len(alls) == 56
+    for index, (mask, full) in enumerate(zip(masks, alls)):
+        people = components(full, least=full.size // 50)
+        assert len(people) == 2, f"frame {index}: the clip has two people apart"
+        inside = [np.count_nonzero(mask & person) / np.count_nonzero(person) for person in people]
+        kept = int(np.argmax(inside))
+        assert inside[kept] > 0.99 and inside[1 - kept] == 0, f"frame {index}: {inside}"
+        kept_sides.add(bool(np.nonzero(people[kept])[1].mean() > full.shape[1] / 2))
+    assert len(kept_sides) == 1, "the subject changed"
+
+
+@needs_shared
+def test_face_landmark_parts_follow_the_subjects_face(tmp_path: Path) -> None:
+    """--faces 2 draws both faces; with --subjects 1 only the subject's, on the subject's side."""
+    masks = {}
+    for name, extra in (("all", ()), ("one", ("--subjects", "1"))):
+        result = run_cli("run", str(HEAD_POSE), "--model", "selfie", "-q", "--faces", "2", *extra,
+                         "--parts", "face_oval", "-o", str(tmp_path / f"{name}_faces.mkv"),
+                         "--parts", "person", "-o", str(tmp_path / f"{name}_person.mkv"))
+        assert result.returncode == 0, result.stderr
+        masks[name] = read_masks(tmp_path / f"{name}_faces.mkv"), read_masks(tmp_path / f"{name}_person.mkv")
+    middle = masks["all"][0][0].shape[1] // 2
+    sides = set()
+    for index, (faces, one, person) in enumerate(zip(masks["all"][0], masks["one"][0], masks["one"][1])):
+        assert faces[:, :middle].any() and faces[:, middle:].any(), f"frame {index}: two faces drawn"
+        right = bool(person[:, middle:].any())
+        assert person[:, middle:].any() != person[:, :middle].any(), f"frame {index}: one person kept"
+        kept, dropped = (slice(middle, None), slice(None, middle)) if right else (slice(None, middle), slice(middle, None))
+        assert not one[:, dropped].any(), f"frame {index}: the other face is drawn"
+        overlap = np.count_nonzero(one[:, kept] & faces[:, kept]) / np.count_nonzero(faces[:, kept])
+        assert overlap > 0.95, f"frame {index}: the subject's face is cut ({overlap:.3f} of it kept)"
+        sides.add(right)
+    assert len(sides) == 1
+
+
+@needs_shared
+def test_touching_people_are_one_region_and_kept_together(tmp_path: Path) -> None:
+    """On CiscoVT2people the two people touch in every frame: one region, so `--subjects 1` keeps both (what the
+    README says the option does then) and drops only specks apart from them."""
+    for name, extra in (("all", ()), ("one", ("--subjects", "1"))):
+        result = run_cli("run", str(CISCO), "--model", "selfie", "-q", *extra, "-o", str(tmp_path / f"{name}.mkv"))
+        assert result.returncode == 0, result.stderr
+    for full, one in zip(read_masks(tmp_path / "all.mkv"), read_masks(tmp_path / "one.mkv")):
+        both = components(full, least=full.size // 50)
+        assert len(both) == 1 and both[0][:, :100].any() and both[0][:, 220:].any(), "one region spans both people"
+        assert not (one & ~full).any() and np.count_nonzero(one & both[0]) == np.count_nonzero(both[0])
