@@ -225,3 +225,65 @@ def test_touching_people_are_one_region_and_kept_together(tmp_path: Path) -> Non
         both = components(full, least=full.size // 50)
         assert len(both) == 1 and both[0][:, :100].any() and both[0][:, 220:].any(), "one region spans both people"
         assert not (one & ~full).any() and np.count_nonzero(one & both[0]) == np.count_nonzero(both[0])
+
+
+# --- the preview: a click picks the subject ----------------------------------------------------------------
+
+from test_preview import describe, is_mask_view, needs_x, start, xvfb  # noqa: E402,F401  (the window's fixtures)
+
+
+def white_halves(picture: np.ndarray) -> tuple[float, float]:
+    """Share of white pixels in the left and right halves, below the status text (the top fifth)."""
+    below = picture[picture.shape[0] // 5:].min(axis=2) >= 250
+    middle = below.shape[1] // 2
+    return float(below[:, :middle].mean()), float(below[:, middle:].mean())
+
+
+@needs_shared
+@needs_x
+@pytest.mark.flaky(reruns=2, reruns_delay=1)
+def test_a_click_in_the_window_picks_the_subject_for_every_output(start, tmp_path: Path) -> None:
+    """Everyone at first; a click on the person on the left keeps only them, in the window and in the output;
+    `a` brings everyone back. Driven through the real window under Xvfb (xdotool)."""
+    with av.open(str(HEAD_POSE)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    source = tmp_path / "head_pose_long.mkv"
+    write_lossless_video(source, frames * 5, fps=12)  # 23 s at 12 fps, paced by --realtime
+    run = start("-o", "out.mkv", video=source)
+    run.wait_for_window()
+    both = run.wait_for_view(lambda p: is_mask_view(p) and min(white_halves(p)) > 0.05,
+                             "the mask view with both people", keys=("m",), timeout=60)
+    below = both[both.shape[0] // 5:].min(axis=2) >= 250
+    rows, cols = np.nonzero(below[:, :below.shape[1] // 2])
+    x, y = int(cols.mean()), int(rows.mean()) + both.shape[0] // 5  # the left person's centre, in the window
+
+    def left_only(picture: np.ndarray) -> bool:
+        left, right = white_halves(picture)
+        return is_mask_view(picture) and left > 0.05 and right < 0.001
+
+    for _ in range(5):  # a click sent to a window without a window manager is lost now and then
+        _click(run, x, y)
+        try:
+            run.wait_for_view(left_only, "only the clicked person", timeout=5)
+            break
+        except pytest.fail.Exception:
+            continue
+    else:
+        pytest.fail(f"a click did not pick the person on the left: {describe(run.screenshot())}; {run.err()}")
+    run.wait_for_view(lambda p: is_mask_view(p) and min(white_halves(p)) > 0.05, "both people again after a",
+                      keys=("a",))
+    run.quit_with("q", tries=5)
+    code, stdout, stderr = run.finish()
+    assert code == 0, stderr
+    written = read_masks(tmp_path / "out.mkv")
+    middle = written[0].shape[1] // 2
+    sides = [(bool(mask[:, :middle].any()), bool(mask[:, middle:].any())) for mask in written]
+    assert sides[0] == (True, True)
+    first_pick = sides.index((True, False))  # the output followed the click
+    assert (True, True) in sides[first_pick:], "the output followed `a` back to everyone"
+
+
+def _click(run, x: int, y: int) -> None:
+    from test_preview import _xdotool
+
+    _xdotool(run.display, "mousemove", "--window", run.window, str(x), str(y), "click", "1")
