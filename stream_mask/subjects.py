@@ -4,18 +4,21 @@ People are the connected regions of the person confidence (everything but backgr
 found on a grid at most masks.BLOB_SIDE cells wide (masks.shrunk); regions under MIN_REGION_SHARE of the frame are
 specks, not people.
 
-Choosing: when a place is free, the region no subject holds with the highest score takes it:
+Choosing: while a place is free, every region no subject holds is a candidate, followed from frame to frame as a
+subject is (below), and its score summed over the frames it is seen in:
 
     score = (region area / frame area) x (1 - d)
 
 where d is the distance from the region's centroid to the frame's centre divided by the distance from the centre to a
-corner (0 in the middle, 1 in a corner): the largest and most central person.
+corner (0 in the middle, 1 in a corner): the largest and most central person. The candidate with the highest sum is
+shown at once; config.SUBJECT_RELEASE_S after the place came free it becomes the subject. Summing over that time,
+not judging one frame, keeps a frame in which the model misses the main person from handing the place to a bystander.
 
 Following: each subject takes, in the next frame, the region that overlaps its last region most, if their IoU is
 MATCH_IOU or more; failing that (a fast move at a low frame rate), the region whose bounding box holds the centroid
-predicted from the subject's last motion. The score counts only when a place is free, so the choice does not jump
-when someone else grows larger for a moment. A subject not seen for config.SUBJECT_RELEASE_S is released and its
-place goes to the best-scored region no one holds; until then its place stays empty (nothing of anyone is kept for
+predicted from the subject's last motion. Once chosen, scores no longer count, so the choice does not jump when
+someone else grows larger for a moment. A subject not seen for config.SUBJECT_RELEASE_S is released and its
+place is chosen again as above; until then its place stays empty (nothing of anyone is kept for
 it: a model that misses the subject for a few frames does not hand the place to someone else).
 
 People who touch or overlap are one region: while a subject touches someone, both are kept; when they part, the
@@ -82,18 +85,36 @@ def find_regions(person: np.ndarray) -> tuple[list[Region], tuple[int, ...]]:
     return regions, grid.shape
 
 
+def shares(region: Region, before: list[Region]) -> list[Region]:
+    """`region` split among people whose regions `before` merged into it: each cell goes to the nearest of them."""
+    distances = np.stack([cv2.distanceTransform((~old.cells).astype(np.uint8), cv2.DIST_L2, 3) for old in before])
+    nearest = np.argmin(distances, axis=0)
+    parts = []
+    for index in range(len(before)):
+        cells = region.cells & (nearest == index)
+        rows, cols = np.nonzero(cells)
+        if rows.size == 0:  # nothing of the region is nearest to them: they keep where they were
+            parts.append(before[index])
+            continue
+        parts.append(Region(cells, int(rows.size), (float(cols.mean()), float(rows.mean())),
+                            (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)))
+    return parts
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.count_nonzero(a | b)
     return np.count_nonzero(a & b) / union if union else 0.0
 
 
 @dataclass
-class Subject:
-    """A kept person: where they were last seen, how they moved, when."""
+class Person:
+    """Someone followed from frame to frame: the region last seen as theirs alone, how they moved, when."""
 
     region: Region
     seen: float  # seconds
     velocity: tuple[float, float] = (0.0, 0.0)  # cells per second, from the last two sightings
+    total: float = 0.0  # their score summed over the frames seen since a subject's place came free
+    subject: bool = False
 
     def predicted(self, seconds: float) -> tuple[float, float]:
         elapsed = seconds - self.seen
@@ -120,9 +141,14 @@ class SubjectTracker:
         self._person = person
         self._background = person.channel if person.inverted else None  # a plane that is 1 where nobody is
         self._release_s = release_s
-        self.subjects: list[Subject] = []
+        self.people: list[Person] = []  # everyone seen lately, the subjects among them
+        self._choosing_since: float | None = None  # when a subject's place came free
         self._picked: tuple[float, float] | None = None
         self._grid: tuple[int, ...] | None = None
+
+    @property
+    def subjects(self) -> list[Person]:
+        return [person for person in self.people if person.subject]
 
     @classmethod
     def for_labels(cls, count: int | None, labels: Sequence[str]) -> SubjectTracker:
@@ -138,11 +164,15 @@ class SubjectTracker:
     def keep_all(self) -> None:
         """Everyone again."""
         self.count, self._picked = None, None
-        self.subjects = []
+        self._forget()
 
     def restart(self) -> None:
         """Forget the subjects (a new scene); they are chosen again from the next frame."""
-        self.subjects, self._picked = [], None
+        self._picked = None
+        self._forget()
+
+    def _forget(self) -> None:
+        self.people, self._choosing_since = [], None
 
     def keep(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float,
              confidence: float) -> list[np.ndarray]:
@@ -150,8 +180,9 @@ class SubjectTracker:
         if self.count is None and self._picked is None:
             return planes
         regions, grid = find_regions(self._person.confidence(planes) > confidence)
-        if grid != self._grid:
-            self.subjects, self._grid = [], grid
+        if grid != self._grid:  # a new picture size: choose again
+            self._forget()
+            self._grid = grid
         seen = self.choose(regions, grid, seconds)
         cells = np.zeros(grid, dtype=np.uint8)
         for region in seen:
@@ -168,38 +199,83 @@ class SubjectTracker:
         return planes
 
     def choose(self, regions: list[Region], grid: tuple[int, ...], seconds: float) -> list[Region]:
-        """Follow the subjects into this frame's `regions`, release the lost, fill free places; the regions kept."""
+        """Follow everyone into this frame's `regions`, release the lost, fill free places; the regions kept."""
+        where = self._follow(regions, seconds)
         if self._picked is not None:
-            self._take_picked(regions, grid, seconds)
-        matched: list[Region] = []
-        for subject in self.subjects:
-            region = self._match(subject, regions, seconds)
-            if region is not None:
-                subject.follow(region, seconds)
-                matched.append(region)
-        self.subjects = [s for s in self.subjects if seconds - s.seen <= self._release_s]
-        free = [r for r in regions if not any(r is m for m in matched)]
-        free.sort(key=lambda region: region.score(grid), reverse=True)
-        for region in free[:max(0, (self.count or 0) - len(self.subjects))]:
-            self.subjects.append(Subject(region, seconds))
-            matched.append(region)
-        return matched
+            self._take_picked(regions, where, grid)
+        self.people = [person for person in self.people if seconds - person.seen <= self._release_s]
+        shown = self.subjects
+        free = (self.count or 0) - len(shown)
+        if free <= 0:
+            self._choosing_since = None
+        else:  # a free place: the others' scores are summed from now, the best shown, and chosen after a while
+            others = [person for person in self.people if not person.subject]
+            if self._choosing_since is None:
+                self._choosing_since = seconds
+                for person in others:
+                    person.total = 0.0
+            for person in others:
+                if id(person) in where:
+                    person.total += where[id(person)].score(grid)
+            best = sorted(others, key=lambda person: person.total, reverse=True)[:free]
+            if seconds - self._choosing_since >= self._release_s:
+                for person in best:
+                    person.subject = True
+                self._choosing_since = None
+            shown = shown + best
+        kept: list[Region] = []
+        for person in shown:
+            region = where.get(id(person))
+            if region is not None and not any(region is other for other in kept):
+                kept.append(region)
+        return kept
 
-    def _match(self, subject: Subject, regions: list[Region], seconds: float) -> Region | None:
-        best = max(regions, key=lambda region: iou(subject.region.cells, region.cells), default=None)
-        if best is not None and iou(subject.region.cells, best.cells) >= MATCH_IOU:
-            return best
-        x, y = subject.predicted(seconds)
-        holding = [region for region in regions if region.distance(x, y) == 0]
-        return max(holding, key=lambda region: region.area, default=None)
+    def _follow(self, regions: list[Region], seconds: float) -> dict[int, Region]:
+        """Move everyone to the region they continue into (id(person) -> region); a region nobody continues into is
+        someone new. People whose regions merged into one (touching) each follow their own share of it, to be told
+        apart again when they part."""
+        claims: dict[int, list[Person]] = {}
+        for person in self.people:
+            index = self._match(person, regions, seconds)
+            if index is not None:
+                claims.setdefault(index, []).append(person)
+        where: dict[int, Region] = {}
+        for index, region in enumerate(regions):
+            claimants = claims.get(index)
+            if not claimants:
+                claimants = [Person(region, seconds)]
+                self.people.append(claimants[0])
+            elif len(claimants) == 1:
+                claimants[0].follow(region, seconds)
+            else:  # touching: each follows the share of the region nearest to where they were
+                for person, share in zip(claimants, shares(region, [person.region for person in claimants])):
+                    person.follow(share, seconds)
+            for person in claimants:
+                person.seen = seconds
+                where[id(person)] = region
+        return where
 
-    def _take_picked(self, regions: list[Region], grid: tuple[int, ...], seconds: float) -> None:
+    def _match(self, person: Person, regions: list[Region], seconds: float) -> int | None:
+        """The index of the region `person` continues into: the most overlapping one, or the one holding their
+        predicted centroid; None if neither."""
+        overlaps = [iou(person.region.cells, region.cells) for region in regions]
+        if overlaps and max(overlaps) >= MATCH_IOU:
+            return int(np.argmax(overlaps))
+        x, y = person.predicted(seconds)
+        holding = [index for index, region in enumerate(regions) if region.distance(x, y) == 0]
+        return max(holding, key=lambda index: regions[index].area, default=None)
+
+    def _take_picked(self, regions: list[Region], where: dict[int, Region], grid: tuple[int, ...]) -> None:
+        """The person in the picked region (or the nearest within PICK_REACH) becomes the one subject."""
         assert self._picked is not None
         x, y = self._picked[0] * grid[1], self._picked[1] * grid[0]
         self._picked = None
         inside = [r for r in regions if r.cells[min(int(y), grid[0] - 1), min(int(x), grid[1] - 1)]]
         reach = PICK_REACH * math.hypot(*grid)
         near = sorted((r for r in regions if r.distance(x, y) <= reach), key=lambda r: r.distance(x, y))
-        chosen = inside or near
-        if chosen:
-            self.count, self.subjects = 1, [Subject(chosen[0], seconds)]
+        chosen = (inside or near or [None])[0]
+        picked = next((person for person in self.people if where.get(id(person)) is chosen), None)
+        if picked is not None:
+            self.count, self._choosing_since = 1, None
+            for person in self.people:
+                person.subject = person is picked

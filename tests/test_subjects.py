@@ -59,28 +59,31 @@ def run(tmp_path: Path, frames: list[np.ndarray], model: Path, *options: str, ou
 
 
 def test_a_larger_person_behind_does_not_take_the_subjects_place(tmp_path: Path, standin_model: Path) -> None:
-    """A (central) is the subject; B behind grows larger than A for four frames, then shrinks back: A stays the
-    subject in every frame, for the person and for the hair alone (parts stay parts)."""
+    """A (central) is chosen as the subject over the first SUBJECT_RELEASE_S; then B behind grows larger than A for
+    four frames and shrinks back: A stays the subject in every frame, for the person and for the hair alone (parts
+    stay parts)."""
     frames, places = [], []
-    for index in range(12):
+    chosen = round(SUBJECT_RELEASE_S * FPS)
+    grown = range(chosen + 2, chosen + 6)
+    for index in range(chosen + 10):
         frame = np.zeros((SIZE, SIZE, 3), np.uint8)
         a = paint(frame, 100, 70)
-        b = paint(frame, 200, 90 if 4 <= index < 8 else 40, top=60)
+        b = paint(frame, 200, 90 if index in grown else 40, top=60)
         frames.append(frame)
         places.append((a, b))
     person, hair = run(tmp_path, frames, standin_model, "--subjects", "1", outputs=("person", "hair"))
     everyone, = run(tmp_path, frames, standin_model, outputs=("person",), name="all")
     for index, (a, b) in enumerate(places):
         assert person[index][a].mean() > 0.95, f"frame {index}: the subject A is not kept"
-        assert not person[index][:, 150:].any(), f"frame {index}: B is kept ({'larger' if 4 <= index < 8 else 'smaller'})"
+        assert not person[index][:, 150:].any(), f"frame {index}: B is kept ({'larger' if index in grown else 'smaller'})"
         assert everyone[index][b].mean() > 0.95, "without --subjects, B is masked too"
         assert hair[index][:, :150].any() and not hair[index][:, 150:].any(), f"frame {index}: B's hair is kept"
         assert not (hair[index] & ~person[index]).any()
 
 
 def test_a_subject_who_leaves_is_released_after_the_documented_time(tmp_path: Path, standin_model: Path) -> None:
-    """A leaves after frame 4: nobody is kept while A may come back, then B (the next main person) from the first
-    frame more than SUBJECT_RELEASE_S after A was last seen."""
+    """A, chosen, leaves after frame 4: nobody is kept while A may come back, then B (the next main person) from
+    the first frame more than SUBJECT_RELEASE_S after A was last seen."""
     frames = []
     for index in range(30):
         frame = np.zeros((SIZE, SIZE, 3), np.uint8)
