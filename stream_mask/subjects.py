@@ -24,8 +24,9 @@ it: a model that misses the subject for a few frames does not hand the place to 
 People who touch or overlap are one region: while a subject touches someone, both are kept; when they part, the
 subject follows the piece that overlaps its last region most.
 
-Applying: the subjects' regions, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask at the
-planes' size; every plane read is multiplied by it, and a background plane is raised to 1 outside it. So every part
+Applying: the subjects' regions, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask; within
+the box around everything else found (the others, specks), every plane read is multiplied by it and a background
+plane raised to 1 outside it. When nothing else is found (one person alone) the planes pass untouched. So every part
 stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside the subjects' regions, and a
 label map shows the others as background. With no subject chosen ("all") the planes pass untouched.
 """
@@ -71,8 +72,9 @@ class Region:
         return math.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1))
 
 
-def find_regions(person: np.ndarray) -> tuple[list[Region], tuple[int, ...]]:
-    """The person regions of a boolean person mask, and the shape of the grid they were found on."""
+def find_regions(person: np.ndarray) -> tuple[list[Region], np.ndarray]:
+    """The person regions of a boolean person mask, and the grid they were found on (uint8, 1 on every blob,
+    specks included)."""
     grid = masks.shrunk(person)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(grid, connectivity=8)
     smallest = MIN_REGION_SHARE * grid.size
@@ -82,7 +84,7 @@ def find_regions(person: np.ndarray) -> tuple[list[Region], tuple[int, ...]]:
         if area >= smallest:
             regions.append(Region(labels == index, area, (float(centroids[index][0]), float(centroids[index][1])),
                                   (x, y, x + w, y + h)))
-    return regions, grid.shape
+    return regions, grid
 
 
 def shares(region: Region, before: list[Region]) -> list[Region]:
@@ -179,23 +181,30 @@ class SubjectTracker:
         """`planes` with the `channels` read limited to the subjects' regions (a new list); unchanged for "all"."""
         if self.count is None and self._picked is None:
             return planes
-        regions, grid = find_regions(self._person.confidence(planes) > confidence)
-        if grid != self._grid:  # a new picture size: choose again
+        plane = planes[self._person.channel]
+        regions, grid = find_regions(plane < 1.0 - confidence if self._person.inverted else plane > confidence)
+        if grid.shape != self._grid:  # a new picture size: choose again
             self._forget()
-            self._grid = grid
-        seen = self.choose(regions, grid, seconds)
-        cells = np.zeros(grid, dtype=np.uint8)
-        for region in seen:
-            cells[region.cells] = 1
+            self._grid = grid.shape
+        cells = np.zeros(grid.shape, dtype=np.float32)
+        for region in self.choose(regions, grid.shape, seconds):
+            cells[region.cells] = 1.0
         cells = cv2.dilate(cells, np.ones((3, 3), np.uint8))
-        height, width = planes[self._person.channel].shape[:2]
-        kept = cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+        dropped = np.nonzero(grid & (cells == 0))
+        if dropped[0].size == 0:  # everyone in the picture is kept (one person alone, say): nothing to take out
+            return planes
+        # Only the box around what is taken out is touched: each cell's pixels, as a nearest-neighbour resize maps them.
+        (height, width), (rows, cols) = plane.shape[:2], grid.shape
+        y0, y1 = dropped[0].min() * height // rows, -(-(dropped[0].max() + 1) * height // rows)
+        x0, x1 = dropped[1].min() * width // cols, -(-(dropped[1].max() + 1) * width // cols)
+        kept = cells[np.ix_(np.arange(y0, y1) * rows // height, np.arange(x0, x1) * cols // width)]
         planes = list(planes)
         for channel in set(channels):
+            box = planes[channel] = np.array(planes[channel], dtype=np.float32)  # ours: MediaPipe's are read-only
             if channel == self._background:
-                planes[channel] = np.maximum(planes[channel], 1.0 - kept)
+                np.maximum(box[y0:y1, x0:x1], 1.0 - kept, out=box[y0:y1, x0:x1])
             else:
-                planes[channel] = np.multiply(planes[channel], kept)
+                box[y0:y1, x0:x1] *= kept
         return planes
 
     def choose(self, regions: list[Region], grid: tuple[int, ...], seconds: float) -> list[Region]:
