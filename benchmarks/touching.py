@@ -6,7 +6,8 @@ Each clip holds a known number of people (the two-person clips in ../shared/medi
 benchmarks/make_clips.py, made in --clips unless there already). Each frame's person regions are found as
 --subjects finds them (selfie model, VIDEO mode, the default threshold, subjects.find_regions); a frame with
 fewer regions than people has people merged into one region (or one missed by the model). Printed per clip:
-frames, the share of such frames, and the mean number of regions.
+frames, the share of such frames among the connected regions (people touching) and among the regions after
+subjects.split has cut them at their bodies, and the mean number of regions after it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2  # noqa: F401  (before av: see stream_mask/__init__.py)
+import cv2  # (before av: see stream_mask/__init__.py)
 import av
 
 from stream_mask.config import DEFAULT_CONFIDENCE
 from stream_mask.parts import person_part
 from stream_mask.segmenter import Segmenter
-from stream_mask.subjects import find_regions
+from stream_mask.subjects import MIN_REGION_SHARE, find_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -44,18 +45,22 @@ def main() -> None:
         if not folder.exists():
             make_clip(kind, folder)
         clips[kind] = (folder / f"{kind}.mp4", people)
-    print("| clip | people | frames | frames with fewer regions than people | mean regions |")
-    print("|---|---|---|---|---|")
+    print("| clip | people | frames | fewer connected regions than people | fewer after the split | mean regions |")
+    print("|---|---|---|---|---|---|")
     for name, (path, people) in clips.items():
         with Segmenter(Path(args.model_dir) / "selfie_segmenter.tflite") as segmenter, av.open(str(path)) as video:
             person = person_part(segmenter.labels)
-            counts = []
+            connected, counts = [], []
             for index, frame in enumerate(video.decode(video=0)):
                 planes = segmenter.segment(frame.to_ndarray(format="rgb24"), index * 40)
-                regions, _ = find_regions(person.confidence(planes) > DEFAULT_CONFIDENCE)
+                regions, grid = find_regions(person.confidence(planes) > DEFAULT_CONFIDENCE)
                 counts.append(len(regions))
+                _, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+                connected.append(int((stats[1:, cv2.CC_STAT_AREA] >= MIN_REGION_SHARE * grid.size).sum()))
+        touching = sum(count < people for count in connected) / len(counts)
         fewer = sum(count < people for count in counts) / len(counts)
-        print(f"| {name} | {people} | {len(counts)} | {fewer:.0%} | {sum(counts) / len(counts):.2f} |", flush=True)
+        print(f"| {name} | {people} | {len(counts)} | {touching:.0%} | {fewer:.0%} | {sum(counts) / len(counts):.2f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 People are the connected regions of the person confidence (everything but background) above the run's threshold,
 found on a grid at most masks.BLOB_SIDE cells wide (masks.shrunk); regions under MIN_REGION_SHARE of the frame are
-specks, not people.
+specks, not people. People who touch are one connected region: it is split where it holds two or more bodies, cores
+at SPLIT_DEPTHS of its greatest depth (distance from its edge) of at least SPLIT_SHARE of the largest core's area
+(a head or a limb is never that large), each cell going to the nearest core.
 
 Choosing: while a place is free, every region no subject holds is a candidate, followed from frame to frame as a
 subject is (below), and its score summed over the frames it is seen in:
@@ -21,8 +23,9 @@ someone else grows larger for a moment. A subject not seen for config.SUBJECT_RE
 place is chosen again as above; until then its place stays empty (nothing of anyone is kept for
 it: a model that misses the subject for a few frames does not hand the place to someone else).
 
-People who touch or overlap are one region: while a subject touches someone, both are kept; when they part, the
-subject follows the piece that overlaps its last region most.
+People who touch without two such cores stay one region. When people who were apart come to touch, those of
+comparable size (SPLIT_SHARE) are each the share of the region nearest to where they were, and so told apart; a
+smaller piece joining someone (a limb found apart for a while) is part of them.
 
 Applying: the subjects' regions, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask; within
 the box around everything else found (the others, specks), every plane read is multiplied by it and a background
@@ -46,6 +49,10 @@ from .errors import StreamMaskError
 from .parts import Part, person_part
 
 MIN_REGION_SHARE = 0.002  # regions smaller than this share of the frame are specks, not people
+# Touching people: a region splits where it has two bodies, cores this deep or deeper (a share of its deepest
+# point's distance from its edge) of at least half the largest core's area; a head or a limb is never that.
+SPLIT_DEPTHS = (0.3, 0.4)
+SPLIT_SHARE = 0.5
 MATCH_IOU = 0.1  # a subject's region in the next frame overlaps its last one at least this much (IoU)
 PICK_REACH = 0.05  # a click this close to a person (share of the frame's diagonal) picks them
 
@@ -80,27 +87,43 @@ def find_regions(person: np.ndarray) -> tuple[list[Region], np.ndarray]:
     smallest = MIN_REGION_SHARE * grid.size
     regions = []
     for index in range(1, count):  # 0 is the background
-        x, y, w, h, area = (int(v) for v in stats[index])
-        if area >= smallest:
-            regions.append(Region(labels == index, area, (float(centroids[index][0]), float(centroids[index][1])),
-                                  (x, y, x + w, y + h)))
+        if stats[index, cv2.CC_STAT_AREA] >= smallest:
+            regions += split(labels == index)
     return regions, grid
 
 
-def shares(region: Region, before: list[Region]) -> list[Region]:
-    """`region` split among people whose regions `before` merged into it: each cell goes to the nearest of them."""
-    distances = np.stack([cv2.distanceTransform((~old.cells).astype(np.uint8), cv2.DIST_L2, 3) for old in before])
-    nearest = np.argmin(distances, axis=0)
-    parts = []
-    for index in range(len(before)):
-        cells = region.cells & (nearest == index)
-        rows, cols = np.nonzero(cells)
-        if rows.size == 0:  # nothing of the region is nearest to them: they keep where they were
-            parts.append(before[index])
-            continue
-        parts.append(Region(cells, int(rows.size), (float(cols.mean()), float(rows.mean())),
-                            (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)))
-    return parts
+def region_of(cells: np.ndarray) -> Region:
+    rows, cols = np.nonzero(cells)
+    return Region(cells, int(rows.size), (float(cols.mean()), float(rows.mean())),
+                  (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1))
+
+
+def split(cells: np.ndarray) -> list[Region]:
+    """One connected region, or its pieces when it holds two or more bodies (SPLIT_DEPTHS, SPLIT_SHARE): each cell
+    goes to the nearest body core."""
+    depth = cv2.distanceTransform(cells.astype(np.uint8), cv2.DIST_L2, 3)
+    deepest = float(depth.max())
+    for level in SPLIT_DEPTHS:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((depth > level * deepest).astype(np.uint8),
+                                                                   connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        cores = [labels == index + 1 for index in range(count - 1) if areas[index] >= SPLIT_SHARE * areas.max()]
+        if len(cores) >= 2:
+            return [region_of(piece) for piece in nearest(cells, cores) if piece.any()]
+    return [region_of(cells)]
+
+
+def nearest(cells: np.ndarray, seeds: list[np.ndarray]) -> list[np.ndarray]:
+    """`cells` divided among `seeds`: each cell to the seed nearest to it."""
+    distances = np.stack([cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3) for seed in seeds])
+    closest = np.argmin(distances, axis=0)
+    return [cells & (closest == index) for index in range(len(seeds))]
+
+
+def shares(region: Region, before: list[Region]) -> list[Region | None]:
+    """`region` divided among people whose regions `before` merged into it: each cell to the nearest of them (None
+    for one nearest to no cell)."""
+    return [region_of(piece) if piece.any() else None for piece in nearest(region.cells, [old.cells for old in before])]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -252,17 +275,31 @@ class SubjectTracker:
         for index, region in enumerate(regions):
             claimants = claims.get(index)
             if not claimants:
-                claimants = [Person(region, seconds)]
-                self.people.append(claimants[0])
+                person = Person(region, seconds)
+                self.people.append(person)
+                where[id(person)] = region
             elif len(claimants) == 1:
                 claimants[0].follow(region, seconds)
-            else:  # touching: each follows the share of the region nearest to where they were
-                for person, share in zip(claimants, shares(region, [person.region for person in claimants])):
-                    person.follow(share, seconds)
-            for person in claimants:
-                person.seen = seconds
-                where[id(person)] = region
+                where[id(claimants[0])] = region
+            else:
+                self._touching(region, claimants, seconds, where)
         return where
+
+    @staticmethod
+    def _touching(region: Region, claimants: list[Person], seconds: float, where: dict[int, Region]) -> None:
+        """Several people continue into one region. Those as large as bodies are (SPLIT_SHARE of the largest) are
+        each the share of it nearest to where they were; smaller ones (a piece of someone, found apart for a while)
+        are part of the region too. With one body, it is the whole region."""
+        largest = max(person.region.area for person in claimants)
+        bodies = [person for person in claimants if person.region.area >= SPLIT_SHARE * largest]
+        pieces = shares(region, [person.region for person in bodies]) if len(bodies) > 1 else [region]
+        for person, piece in zip(bodies, pieces):
+            if piece is not None:
+                person.follow(piece, seconds)
+                where[id(person)] = piece
+        for person in claimants:
+            person.seen = seconds
+            where.setdefault(id(person), region)
 
     def _match(self, person: Person, regions: list[Region], seconds: float) -> int | None:
         """The index of the region `person` continues into: the most overlapping one, or the one holding their
