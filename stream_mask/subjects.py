@@ -87,8 +87,9 @@ def find_regions(person: np.ndarray) -> tuple[list[Region], np.ndarray]:
     smallest = MIN_REGION_SHARE * grid.size
     regions = []
     for index in range(1, count):  # 0 is the background
-        if stats[index, cv2.CC_STAT_AREA] >= smallest:
-            regions += split(labels == index)
+        x, y, w, h, area = (int(v) for v in stats[index])
+        if area >= smallest:
+            regions += split(labels == index, (x, y, x + w, y + h))
     return regions, grid
 
 
@@ -98,10 +99,12 @@ def region_of(cells: np.ndarray) -> Region:
                   (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1))
 
 
-def split(cells: np.ndarray) -> list[Region]:
-    """One connected region, or its pieces when it holds two or more bodies (SPLIT_DEPTHS, SPLIT_SHARE): each cell
-    goes to the nearest body core."""
-    depth = cv2.distanceTransform(cells.astype(np.uint8), cv2.DIST_L2, 3)
+def split(cells: np.ndarray, box: tuple[int, int, int, int]) -> list[Region]:
+    """One connected region (its cells, and its box x0, y0, x1, y1), or its pieces when it holds two or more bodies
+    (SPLIT_DEPTHS, SPLIT_SHARE): each cell goes to the nearest body core. Worked out within the box."""
+    x0, y0, x1, y1 = box
+    crop = np.pad(cells[y0:y1, x0:x1], 1)  # the frame's edge is not the region's: depth counts from empty cells only
+    depth = cv2.distanceTransform(crop.astype(np.uint8), cv2.DIST_L2, 3)
     deepest = float(depth.max())
     for level in SPLIT_DEPTHS:
         count, labels, stats, _ = cv2.connectedComponentsWithStats((depth > level * deepest).astype(np.uint8),
@@ -109,7 +112,13 @@ def split(cells: np.ndarray) -> list[Region]:
         areas = stats[1:, cv2.CC_STAT_AREA]
         cores = [labels == index + 1 for index in range(count - 1) if areas[index] >= SPLIT_SHARE * areas.max()]
         if len(cores) >= 2:
-            return [region_of(piece) for piece in nearest(cells, cores) if piece.any()]
+            pieces = []
+            for piece in nearest(crop, cores):
+                if piece.any():
+                    whole = np.zeros_like(cells)
+                    whole[y0:y1, x0:x1] = piece[1:-1, 1:-1]
+                    pieces.append(region_of(whole))
+            return pieces
     return [region_of(cells)]
 
 
@@ -126,9 +135,14 @@ def shares(region: Region, before: list[Region]) -> list[Region | None]:
     return [region_of(piece) if piece.any() else None for piece in nearest(region.cells, [old.cells for old in before])]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero(a | b)
-    return np.count_nonzero(a & b) / union if union else 0.0
+def iou(a: Region, b: Region) -> float:
+    """Intersection over union of two regions' cells (counted within the overlap of their boxes only)."""
+    x0, y0 = max(a.box[0], b.box[0]), max(a.box[1], b.box[1])
+    x1, y1 = min(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    if x0 >= x1 or y0 >= y1:
+        return 0.0
+    both = np.count_nonzero(a.cells[y0:y1, x0:x1] & b.cells[y0:y1, x0:x1])
+    return both / (a.area + b.area - both)
 
 
 @dataclass
@@ -304,7 +318,7 @@ class SubjectTracker:
     def _match(self, person: Person, regions: list[Region], seconds: float) -> int | None:
         """The index of the region `person` continues into: the most overlapping one, or the one holding their
         predicted centroid; None if neither."""
-        overlaps = [iou(person.region.cells, region.cells) for region in regions]
+        overlaps = [iou(person.region, region) for region in regions]
         if overlaps and max(overlaps) >= MATCH_IOU:
             return int(np.argmax(overlaps))
         x, y = person.predicted(seconds)
