@@ -22,7 +22,7 @@ from stream_mask.errors import StreamMaskError
 
 SIZE = 256  # the stand-in's own input size: no resampling blurs the painted edges
 FPS = 10
-HAIR, FACE, CLOTHES = COLOURS[1], COLOURS[3], COLOURS[4]
+HAIR, BODY, FACE, CLOTHES = COLOURS[1], COLOURS[2], COLOURS[3], COLOURS[4]
 CISCO = MEDIA / "people" / "CiscoVT2people_320x192_12fps.mp4"  # two people side by side, touching at the bottom
 HEAD_POSE = MEDIA / "people" / "head-pose-face-detection-female-and-male.gif"  # two people apart, 56 frames
 
@@ -121,6 +121,22 @@ def test_two_subjects_of_three_people_and_the_label_map(tmp_path: Path, standin_
     with av.open(str(tmp_path / "labels.mkv")) as container:
         labels = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
     assert all((label[small] == 0).all() and (label[big] == 4).mean() > 0.5 for label in labels)
+
+
+def test_people_holding_hands_are_told_apart(tmp_path: Path, standin_model: Path) -> None:
+    """Two people joined by their arms are one connected region: it is split at their bodies, and `--subjects 1`
+    keeps the larger, central one (arm included up to the middle of the bridge), nothing of the other."""
+    frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+    a = paint(frame, 105, 80)
+    b = paint(frame, 202, 70, top=50)
+    frame[150:156, 143:169] = BODY  # the arms, between them
+    masks, = run(tmp_path, [frame] * 4, standin_model, "--subjects", "1", outputs=("person",))
+    everyone, = run(tmp_path, [frame] * 4, standin_model, outputs=("person",), name="all")
+    count, _ = cv2.connectedComponents(everyone[0].astype(np.uint8))
+    assert count == 2, "one connected region holds both people"
+    for mask in masks:
+        assert mask[a].mean() > 0.95 and not mask[b].any()
+        assert mask[150:156, 143:150].all() and not mask[:, 175:].any()
 
 
 def test_the_library_takes_the_same_choice(standin_model: Path) -> None:
