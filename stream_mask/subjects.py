@@ -3,8 +3,8 @@
 People are the connected regions of the person confidence (everything but background) above the run's threshold,
 found on a grid at most masks.BLOB_SIDE cells wide (masks.shrunk); regions under MIN_REGION_SHARE of the frame are
 specks, not people. People who touch are one connected region: it is split where it holds two or more bodies, cores
-at SPLIT_DEPTHS of its greatest depth (distance from its edge) of at least SPLIT_SHARE of the largest core's area
-(a head or a limb is never that large), each cell going to the nearest core.
+deeper than SPLIT_DEPTH of its greatest depth (distance from its edge) of at least SPLIT_SHARE of the largest core's
+area (a head or a limb is never that large), each cell going to the nearest core.
 
 Choosing: while a place is free, every region no subject holds is a candidate, followed from frame to frame as a
 subject is (below), and its score summed over the frames it is seen in:
@@ -49,9 +49,9 @@ from .errors import StreamMaskError
 from .parts import Part, person_part
 
 MIN_REGION_SHARE = 0.002  # regions smaller than this share of the frame are specks, not people
-# Touching people: a region splits where it has two bodies, cores this deep or deeper (a share of its deepest
-# point's distance from its edge) of at least half the largest core's area; a head or a limb is never that.
-SPLIT_DEPTHS = (0.3, 0.4)
+# Touching people: a region splits where it has two bodies, cores deeper than this share of its deepest point's
+# distance from its edge, of at least half the largest core's area; a head or a limb is never that.
+SPLIT_DEPTH = 0.4
 SPLIT_SHARE = 0.5
 MATCH_IOU = 0.1  # a subject's region in the next frame overlaps its last one at least this much (IoU)
 PICK_REACH = 0.05  # a click this close to a person (share of the frame's diagonal) picks them
@@ -101,25 +101,24 @@ def region_of(cells: np.ndarray) -> Region:
 
 def split(cells: np.ndarray, box: tuple[int, int, int, int]) -> list[Region]:
     """One connected region (its cells, and its box x0, y0, x1, y1), or its pieces when it holds two or more bodies
-    (SPLIT_DEPTHS, SPLIT_SHARE): each cell goes to the nearest body core. Worked out within the box."""
+    (SPLIT_DEPTH, SPLIT_SHARE): each cell goes to the nearest body core. Worked out within the box."""
     x0, y0, x1, y1 = box
     crop = np.pad(cells[y0:y1, x0:x1], 1)  # the frame's edge is not the region's: depth counts from empty cells only
     depth = cv2.distanceTransform(crop.astype(np.uint8), cv2.DIST_L2, 3)
     deepest = float(depth.max())
-    for level in SPLIT_DEPTHS:
-        count, labels, stats, _ = cv2.connectedComponentsWithStats((depth > level * deepest).astype(np.uint8),
-                                                                   connectivity=8)
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        cores = [labels == index + 1 for index in range(count - 1) if areas[index] >= SPLIT_SHARE * areas.max()]
-        if len(cores) >= 2:
-            pieces = []
-            for piece in nearest(crop, cores):
-                if piece.any():
-                    whole = np.zeros_like(cells)
-                    whole[y0:y1, x0:x1] = piece[1:-1, 1:-1]
-                    pieces.append(region_of(whole))
-            return pieces
-    return [region_of(cells)]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((depth > SPLIT_DEPTH * deepest).astype(np.uint8),
+                                                               connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    cores = [labels == index + 1 for index in range(count - 1) if areas[index] >= SPLIT_SHARE * areas.max()]
+    if len(cores) < 2:
+        return [region_of(cells)]
+    pieces = []
+    for piece in nearest(crop, cores):
+        if piece.any():
+            whole = np.zeros_like(cells)
+            whole[y0:y1, x0:x1] = piece[1:-1, 1:-1]
+            pieces.append(region_of(whole))
+    return pieces
 
 
 def nearest(cells: np.ndarray, seeds: list[np.ndarray]) -> list[np.ndarray]:
