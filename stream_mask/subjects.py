@@ -229,11 +229,11 @@ class SubjectTracker:
         dropped = np.nonzero(grid & (cells == 0))
         if dropped[0].size == 0:  # everyone in the picture is kept (one person alone, say): nothing to take out
             return planes
-        # Only the box around what is taken out is touched: each cell's pixels, as a nearest-neighbour resize maps them.
+        # Only the box around what is taken out is touched (the cells' margin covers any rounding at their edges).
         (height, width), (rows, cols) = plane.shape[:2], grid.shape
         y0, y1 = dropped[0].min() * height // rows, -(-(dropped[0].max() + 1) * height // rows)
         x0, x1 = dropped[1].min() * width // cols, -(-(dropped[1].max() + 1) * width // cols)
-        kept = cells[np.ix_(np.arange(y0, y1) * rows // height, np.arange(x0, x1) * cols // width)]
+        kept = cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST)[y0:y1, x0:x1]
         planes = list(planes)
         for channel in set(channels):
             box = planes[channel] = np.array(planes[channel], dtype=np.float32)  # ours: MediaPipe's are read-only
