@@ -167,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
                           f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
     run.add_argument("--subjects", type=_subjects, default=RunConfig.subjects, metavar="all|N",
-                     help="keep only the N main people (the largest, most central regions at the start, then each "
+                     help="keep only the N main people (the largest, most central over the first %g s, then each "
                           "followed from frame to frame; one unseen for %g s is replaced), for every part and output; "
-                          "people who touch count as one. Default: all" % SUBJECT_RELEASE_S)
+                          "people who touch are told apart at their bodies, or kept together. Default: all"
+                          % (SUBJECT_RELEASE_S, SUBJECT_RELEASE_S))
     run.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING, default=RunConfig.smooth,
                      metavar="STRENGTH",
                      help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
