@@ -16,6 +16,7 @@ import pytest
 from conftest import MEDIA, needs_shared, run_cli
 from standin_model import COLOURS
 from test_parts_and_threshold import write_lossless_video
+from test_preview import _xdotool, describe, is_mask_view, needs_x, start, xvfb  # noqa: F401  (the window's fixtures)
 from stream_mask import VideoMasker
 from stream_mask.config import SUBJECT_RELEASE_S
 from stream_mask.errors import StreamMaskError
@@ -259,9 +260,6 @@ def test_touching_people_are_split_and_one_kept(tmp_path: Path, options: tuple[s
 
 # --- the preview: a click picks the subject ----------------------------------------------------------------
 
-from test_preview import describe, is_mask_view, needs_x, start, xvfb  # noqa: E402,F401  (the window's fixtures)
-
-
 def white_halves(picture: np.ndarray) -> tuple[float, float]:
     """Share of white pixels in the left and right halves, below the status text (the top fifth)."""
     below = picture[picture.shape[0] // 5:].min(axis=2) >= 250
@@ -314,6 +312,4 @@ def test_a_click_in_the_window_picks_the_subject_for_every_output(start, tmp_pat
 
 
 def _click(run, x: int, y: int) -> None:
-    from test_preview import _xdotool
-
     _xdotool(run.display, "mousemove", "--window", run.window, str(x), str(y), "click", "1")
