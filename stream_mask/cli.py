@@ -108,7 +108,7 @@ def _confidence(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _subjects(text: str) -> int | None:
+def _subjects(text: str) -> int:
     try:
         return parse_subjects(text)
     except StreamMaskError as error:

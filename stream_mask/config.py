@@ -41,6 +41,7 @@ DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
 # --subjects N: a kept subject whose region is not seen for this long is released and the next main person taken
 # (long enough to ride out a model missing someone for a few frames, short enough that a new subject follows soon)
 SUBJECT_RELEASE_S = 1.0
+ALL_SUBJECTS = 0  # --subjects all: everyone, the masks of a run without the option
 
 KINDS = ("mask", "alpha", "composite", "overlay", "labels")
 PART_FIELD = "{part}"  # in an output path: one output per selected part
@@ -101,7 +102,7 @@ class RunConfig:
     preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
     preview_effect: str | None = None
     faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
-    subjects: int | None = None  # keep the N main people only (subjects.py); None: everyone ("all")
+    subjects: int = ALL_SUBJECTS  # keep the N main people only (subjects.py); 0: everyone ("all")
 
     def __post_init__(self) -> None:
         check_model_settings(self.confidence, self.smooth, self.refine, self.every, self.faces)
@@ -184,21 +185,21 @@ def _known(given: Mapping[str, Any], names: set[str], what: str) -> None:
         raise StreamMaskError(f"unknown {what} {unknown[0]!r}: known are {', '.join(sorted(names))}")
 
 
-def check_subjects(value: int | None) -> int | None:
-    """--subjects: None (all) or a whole number of people, 1 or more."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise StreamMaskError(f"--subjects must be 'all' or a number of people, 1 or more, got {value!r}")
+def check_subjects(value: int) -> int:
+    """--subjects: a whole number of people, 1 or more, or ALL_SUBJECTS (0: everyone)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StreamMaskError(f"--subjects must be 'all' (or 0) or a number of people, got {value!r}")
     return value
 
 
-def parse_subjects(text: str) -> int | None:
-    """`all` -> None (everyone), `2` -> 2; anything else is a user error."""
+def parse_subjects(text: str) -> int:
+    """`all` -> ALL_SUBJECTS, `2` -> 2; anything else is a user error."""
     if text.strip().lower() == "all":
-        return None
+        return ALL_SUBJECTS
     try:
         return check_subjects(int(text))
     except ValueError:
-        raise StreamMaskError(f"--subjects must be 'all' or a number of people, 1 or more, got {text!r}") from None
+        raise StreamMaskError(f"--subjects must be 'all' (or 0) or a number of people, got {text!r}") from None
 
 
 def check_confidence(value: float) -> float:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .config import (DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, Finish, OutputSpec, RunConfig,
-                     check_model_settings, check_subjects, parse_parts, smoothing)
+                     ALL_SUBJECTS, check_model_settings, check_subjects, parse_parts, smoothing)
 from .errors import StreamMaskError
 from .frames import Frame
 from .models import ResolvedModel
@@ -53,21 +53,21 @@ class VideoMasker(Closing):
       finish      edge and shape clean-up (config.Finish: guided, min_island, fill_holes, shrink, grow, feather)
       soft        mattes carry the confidence's grey levels inside the mask instead of 0/255, as --soft
       faces       face-landmark parts: at most this many faces
-      subjects    keep only this many main people, each followed from frame to frame (subjects.py); None: all
+      subjects    keep only this many main people, each followed from frame to frame (subjects.py); 0: everyone
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, parts: Sequence[str] | str | None = None, *,
                  confidence: float = DEFAULT_CONFIDENCE, smooth: float = 0.0, refine: int = 0, every: int = 1,
                  finish: Finish = Finish(), soft: bool = False, faces: int = DEFAULT_FACES,
-                 subjects: int | None = None, model_dir: str | os.PathLike | None = None, bgr: bool = False) -> None:
+                 subjects: int = ALL_SUBJECTS, model_dir: str | os.PathLike | None = None, bgr: bool = False) -> None:
         check_model_settings(confidence, smooth, refine, every, faces)
         check_subjects(subjects)
         names = parse_parts(parts) if isinstance(parts, str) else None if parts is None else tuple(parts)
         landmarks = landmark_names(names)
-        segment = needs_segmenter([names], bool(refine) or subjects is not None)
+        segment = needs_segmenter([names], bool(refine or subjects))
         choice = ModelChoice.resolve(model, model_dir, segment or not landmarks, landmarks)
         self._open(choice, names, confidence, smooth, refine, every, finish, soft, faces, bgr)
-        if subjects is not None:
+        if subjects:
             self.subjects = self._tracker(subjects)
 
     @classmethod
@@ -77,10 +77,10 @@ class VideoMasker(Closing):
         masker = cls.__new__(cls)
         masker._open(choice, (), config.confidence, smoothing(config.smooth, live), config.refine, config.every,
                      config.finish, False, config.faces, False)
-        if config.subjects is not None:
+        if config.subjects:
             masker.subjects = masker._tracker(config.subjects)
         elif config.preview and person_part(masker.classes) is not None:
-            masker.subjects = masker._tracker(None)  # everyone until a person is clicked in the window
+            masker.subjects = masker._tracker(ALL_SUBJECTS)  # everyone until a person is clicked in the window
         return masker
 
     def _tracker(self, count: int | None) -> SubjectTracker:

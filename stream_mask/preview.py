@@ -181,7 +181,7 @@ class PreviewWindow:
         subjects = self.live.subjects
         if subjects is None:
             return ""
-        return f" | {'all people' if subjects.count is None else f'{subjects.count} subject(s)'}"
+        return f" | {f'{subjects.count} subject(s)' if subjects.count else 'all people'}"
 
     def close(self) -> None:
         try:

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from . import masks
-from .config import SUBJECT_RELEASE_S
+from .config import ALL_SUBJECTS, SUBJECT_RELEASE_S
 from .errors import StreamMaskError
 from .parts import Part, person_part
 
@@ -168,14 +168,14 @@ class Person:
 
 
 class SubjectTracker:
-    """Keeps the `count` main people of a stream (None: everyone), frame after frame; see the module's docstring.
+    """Keeps the `count` main people of a stream (0: everyone), frame after frame; see the module's docstring.
 
     `keep` is called once per frame with its planes; `pick` (a click in the preview) and `keep_all` (its key) change
     the choice from the next frame on.
     """
 
-    def __init__(self, count: int | None, person: Part, release_s: float = SUBJECT_RELEASE_S) -> None:
-        self.count = count
+    def __init__(self, count: int, person: Part, release_s: float = SUBJECT_RELEASE_S) -> None:
+        self.count = count  # ALL_SUBJECTS (0): everyone
         self._person = person
         self._background = person.channel if person.inverted else None  # a plane that is 1 where nobody is
         self._release_s = release_s
@@ -189,7 +189,7 @@ class SubjectTracker:
         return [person for person in self.people if person.subject]
 
     @classmethod
-    def for_labels(cls, count: int | None, labels: Sequence[str]) -> SubjectTracker:
+    def for_labels(cls, count: int, labels: Sequence[str]) -> SubjectTracker:
         person = person_part(labels)
         if person is None:
             raise StreamMaskError("--subjects needs a model with a person or background class")
@@ -201,7 +201,7 @@ class SubjectTracker:
 
     def keep_all(self) -> None:
         """Everyone again."""
-        self.count, self._picked = None, None
+        self.count, self._picked = ALL_SUBJECTS, None
         self._forget()
 
     def restart(self) -> None:
@@ -215,7 +215,7 @@ class SubjectTracker:
     def keep(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float,
              confidence: float) -> list[np.ndarray]:
         """`planes` with the `channels` read limited to the subjects' regions (a new list); unchanged for "all"."""
-        if self.count is None and self._picked is None:
+        if self.count == ALL_SUBJECTS and self._picked is None:
             return planes
         plane = planes[self._person.channel]
         regions, grid = find_regions(plane < 1.0 - confidence if self._person.inverted else plane > confidence)
@@ -250,7 +250,7 @@ class SubjectTracker:
             self._take_picked(regions, where, grid)
         self.people = [person for person in self.people if seconds - person.seen <= self._release_s]
         shown = self.subjects
-        free = (self.count or 0) - len(shown)
+        free = self.count - len(shown)
         if free <= 0:
             self._choosing_since = None
         else:  # a free place: the others' scores are summed from now, the best shown, and chosen after a while

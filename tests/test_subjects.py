@@ -141,19 +141,21 @@ def test_people_holding_hands_are_told_apart(tmp_path: Path, standin_model: Path
 
 
 def test_the_library_takes_the_same_choice(standin_model: Path) -> None:
-    """VideoMasker(subjects=1): the same rule frame by frame; a bad value is a StreamMaskError."""
+    """VideoMasker(subjects=1): the same rule frame by frame; 0 is everyone; a bad value is a StreamMaskError."""
     frame = np.zeros((SIZE, SIZE, 3), np.uint8)
     a = paint(frame, 100, 70)
     paint(frame, 210, 40, top=60)
     with VideoMasker(str(standin_model), parts="hair,person", subjects=1) as masker:
         masks = [masker(frame, 100 * index) for index in range(3)]
     assert all(mask[a].mean() > 0.95 * 255 and not mask[:, 160:].any() for mask in masks)
-    for bad in (0, -1, 1.5, "1"):
+    with VideoMasker(str(standin_model), parts="person", subjects=0) as everyone:
+        assert everyone(frame, 0)[:, 160:].any()
+    for bad in (-1, 1.5, "1", True):
         with pytest.raises(StreamMaskError, match="subjects"):
             VideoMasker(str(standin_model), subjects=bad)
 
 
-@pytest.mark.parametrize("bad", ["0", "two", "-1"])
+@pytest.mark.parametrize("bad", ["none", "two", "-1", "1.5"])
 def test_a_bad_subjects_value_is_a_one_line_error(tmp_path: Path, bad: str) -> None:
     result = run_cli("run", str(CISCO), "-o", str(tmp_path / "out.mkv"), "--subjects", bad)
     assert result.returncode == 2 and result.stderr.count("\n") == 1

@@ -309,10 +309,9 @@ class PersonMaskVideo:
             raise StreamMaskError("the video node's composite takes blur, color, desaturate or image effects")
         masks_out = np.zeros(batch.shape[:3], dtype=np.float32)
         composites = np.empty(batch.shape, dtype=np.uint8)
-        kept = subjects or None  # 0: everyone
-        masker = _kept_open(("video", spec, folder, confidence, smooth, refine, finish, soft, kept),
+        masker = _kept_open(("video", spec, folder, confidence, smooth, refine, finish, soft, subjects),
                             lambda: VideoMasker(spec, (), confidence=confidence, smooth=smooth, refine=refine,
-                                                finish=finish, soft=soft, subjects=kept, model_dir=folder))
+                                                finish=finish, soft=soft, subjects=subjects, model_dir=folder))
         masker.restart()  # a new clip on the open models; its timestamps go on a second after the last clip's
         start = 0.0 if masker.last_timestamp_ms is None else masker.last_timestamp_ms + 1000.0
         parts = segmenter_parts(flags, masker.classes) if flags else ()
