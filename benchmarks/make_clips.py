@@ -3,6 +3,7 @@
     python benchmarks/make_clips.py pan OUT_DIR
     python benchmarks/make_clips.py apart OUT_DIR
     python benchmarks/make_clips.py spin OUT_DIR
+    python benchmarks/make_clips.py bystanders OUT_DIR
     python benchmarks/quality.py --clip OUT_DIR -- --refine 2 --smooth
 
 `pan`: a virtual camera pans and zooms over `goldens/three_people.jpg` (three people standing close;
@@ -13,6 +14,10 @@ runner, beside its mirror image (the truth alike). A refine crop covering both i
 `spin`: davis_parkour seen by a camera that follows the runner and rolls one full turn over the clip
 (the truth turned alike). Upside down and sideways the model loses most of the runner over a few
 frames, then finds him again at once: what a person turning or spinning does to a live mask.
+`bystanders`: the subject and two bystanders (for --subjects): the `apart` window around the runner in the
+middle, and at either side one of the two people of the head-pose clip (its left and right halves, at 0.9x,
+the wall above them continued), looping. Only the runner is annotated: a mask of everyone scores the
+bystanders as errors.
 
 All: 100 frames of 854x480 at 24 fps, H.264 like davis_parkour's video, and `Annotations/NNNNN.png`.
 Option sets are then judged on four clips, not tuned to one.
@@ -93,7 +98,25 @@ def spin(turns: float = 1.0, frames: int = 100) -> Iterator[tuple[np.ndarray, np
         yield turned, mask > 0.5
 
 
-CLIPS = {"pan": pan, "apart": apart, "spin": spin}
+def bystanders() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    with av.open(str(SHARED / "media/people/head-pose-face-detection-female-and-male.gif")) as container:
+        people = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    for index, (frame, truth) in enumerate(apart()):
+        half = frame.shape[1] // 2
+        left = (WIDTH - half) // 2
+        picture = people[index % len(people)]
+        strips = []
+        for person, side in ((picture[:, :picture.shape[1] // 2], left),
+                             (picture[:, picture.shape[1] // 2:], WIDTH - half - left)):
+            height = round(person.shape[0] * side / person.shape[1])
+            small = cv2.resize(person, (side, height), interpolation=cv2.INTER_AREA)
+            strips.append(cv2.copyMakeBorder(small, HEIGHT - height, 0, 0, 0, cv2.BORDER_REPLICATE))
+        mask = np.zeros((HEIGHT, WIDTH), bool)
+        mask[:, left:left + half] = truth[:, :half]
+        yield np.hstack([strips[0], frame[:, :half], strips[1]]), mask
+
+
+CLIPS = {"pan": pan, "apart": apart, "spin": spin, "bystanders": bystanders}
 
 
 def make_clip(kind: str, out: Path) -> int:

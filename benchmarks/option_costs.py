@@ -3,7 +3,9 @@
     python benchmarks/option_costs.py [--input CLIP] [--model-dir ../shared/models]
 
 Each option's own work is timed on the same 30 frames of a 1280x720 clip (selfie model, parts person),
-against the base cost of one segmentation in VIDEO mode; medians are printed.
+against the base cost of one segmentation in VIDEO mode; medians are printed. --subjects is timed there (one
+person: found, followed, nothing to take out) and on the two people of the head-pose GIF scaled to 1280x720
+(the other person taken out of the plane).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from stream_mask.effects import overlay, parse_effect
 from stream_mask.parts import available_parts
 from stream_mask.planes import Refiner
 from stream_mask.segmenter import Segmenter
+from stream_mask.subjects import SubjectTracker
 from stream_mask.temporal import Stabiliser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +60,19 @@ def main() -> None:
         refine = median_ms(lambda i: refiner.refine(frames[i], [confs[i]], 20_000 + 40 * i), n)
         crops = refiner.calls / n  # a crop per person far from the others
     stabiliser = Stabiliser(DEFAULT_SMOOTHING, person)
+    tracker, pair_tracker = SubjectTracker(1, person), SubjectTracker(1, person)
+    with av.open(str(SHARED / "media/people/head-pose-face-detection-female-and-male.gif")) as container:
+        pairs = [cv2.resize(f.to_ndarray(format="rgb24"), (1280, 720)) for f, _ in zip(container.decode(video=0), range(n))]
+    with Segmenter(model) as segmenter:
+        pair_confs = [np.array(person.confidence(segmenter.segment(rgb, 40 * i))) for i, rgb in enumerate(pairs)]
     alphas = [c.astype(np.float32) for c in confs]
     blur, green = parse_effect("blur"), parse_effect("color:#00ff00")
     costs = {
         "segmentation alone (the base)": base,
         "--smooth": median_ms(lambda i: stabiliser.step([confs[i]], [0], i / 24), n),
+        "--subjects 1, one person": median_ms(lambda i: tracker.keep([confs[i]], [0], i / 24, 0.4), n),
+        "--subjects 1, one of two people": median_ms(lambda i: pair_tracker.keep([pair_confs[i]], [0], i / 24, 0.4),
+                                                     len(pair_confs)),
         f"--refine (per pass, {crops:.1f} crops)": refine,
         "--edges guided": median_ms(lambda i: edges.refine_edges(confs[i], frames[i]), n),
         "--min-island 500": median_ms(lambda i: edges.remove_islands(binaries[i], 500), n),

@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py [--clip DIR] [--golden] [--label NAME] -- [stream-mask run options]
     python benchmarks/quality.py --table [--clips DIR]
+    python benchmarks/quality.py --subjects [--clips DIR]
 
 Runs the real `stream-mask run` on the clip's video with the given options (default: the selfie model,
 parts person, the plain per-frame rule), reads the lossless mask video back and compares frame k with
@@ -9,7 +10,9 @@ annotation k. Flicker is the share of pixels that flip between consecutive frame
 own flicker is printed beside it, since a moving person flips pixels too. `--golden` also scores the
 still portrait against its golden segmentation. `--table` scores every annotated clip (davis_parkour and
 those of benchmarks/make_clips.py, made in `--clips` unless there already) with the option sets of the
-README's Quality tables. Examples:
+README's Quality tables. `--subjects` scores `--subjects all` against `--subjects 1`, plain and with `--refine
+--smooth`, on the `bystanders` clip (only the runner annotated) and on davis_parkour (one person: 1 must not
+lose him). Examples:
 
     python benchmarks/quality.py
     python benchmarks/quality.py -- --refine --smooth 0.6
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 PARKOUR = SHARED / "media/davis_parkour"
 BASE_OPTIONS = ["--model", "selfie", "--parts", "person"]
+SUBJECT_OPTIONS = ([], ["--refine", "--smooth"])  # each with --subjects all and --subjects 1
 TABLE_OPTIONS = ([], ["--smooth"], ["--refine"], ["--refine", "--smooth"], ["--refine", "2", "--smooth"],
                  ["--refine", "2", "--smooth", "--edges", "guided"])  # the README's rows
 
@@ -110,8 +114,8 @@ def score_clip(clip: Path, options: list[str], model_dir: str) -> tuple[Score, f
     return score(masks, clip_truth(clip)), 1000 / float(re.search(r"\(([\d.]+) fps\)", summary).group(1))
 
 
-def table(clips_dir: Path, model_dir: str) -> None:
-    """Every annotated clip with the README's option sets, as markdown rows."""
+def made_clips(clips_dir: Path) -> dict[str, Path]:
+    """davis_parkour and every clip of benchmarks/make_clips.py (made in `clips_dir` unless there already)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from make_clips import CLIPS, make_clip
 
@@ -120,10 +124,15 @@ def table(clips_dir: Path, model_dir: str) -> None:
         clips[kind] = clips_dir / kind
         if not clips[kind].exists():
             make_clip(kind, clips[kind])
+    return clips
+
+
+def table(clips: dict[str, Path], option_sets: list[list[str]], model_dir: str) -> None:
+    """These clips with these option sets, as markdown rows."""
     print("| clip | options | mean IoU | 5th-pct IoU | flicker (x annotations') | ms/frame |")
     print("|---|---|---|---|---|---|")
     for name, clip in clips.items():
-        for options in TABLE_OPTIONS:
+        for options in option_sets:
             result, ms = score_clip(clip, options, model_dir)
             label = f"`{' '.join(options)}`" if options else "none"
             print(f"| {name} | {label} | {result.mean:.3f} | {result.p5:.3f} | {result.flicker:.4f} "
@@ -138,12 +147,19 @@ def main() -> None:
     parser.add_argument("--golden", action="store_true", help="also score goldens/portrait.jpg")
     parser.add_argument("--label", default="", help="a name for this option set in the printed line")
     parser.add_argument("--table", action="store_true", help="every annotated clip with the README's option sets")
+    parser.add_argument("--subjects", action="store_true",
+                        help="--subjects all vs 1, plain and with --refine --smooth, on bystanders and davis_parkour")
     parser.add_argument("--clips", type=Path, default=Path(tempfile.gettempdir()) / "stream_mask_clips",
                         help="where --table makes (or finds) the clips of benchmarks/make_clips.py")
     parser.add_argument("options", nargs="*", help="stream-mask run options, after --")
     args = parser.parse_args()
     if args.table:
-        table(args.clips, args.model_dir)
+        table(made_clips(args.clips), list(TABLE_OPTIONS), args.model_dir)
+        return
+    if args.subjects:
+        clips = made_clips(args.clips)
+        table({name: clips[name] for name in ("bystanders", "parkour")},
+              [[*options, "--subjects", count] for options in SUBJECT_OPTIONS for count in ("all", "1")], args.model_dir)
         return
 
     clip = Path(args.clip)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, CORES_PER_RUN, DEFAULT_CONFIDENCE, DEFAULT_REFINE_PASSES,
-                     DEFAULT_SMOOTHING, KINDS, Finish, RunConfig, default_workers, parse_parts, parse_size)
+                     DEFAULT_SMOOTHING, KINDS, SUBJECT_RELEASE_S, RunConfig, default_workers, parse_parts, parse_size,
+                     parse_subjects)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .settings import OUTPUTS_KEY, Settings, merge, to_run_config, to_settings
@@ -65,7 +66,7 @@ class _AddOutput(argparse.Action):
 
 # Run-level flags whose value is the setting of the same name (the rest: -q, --edges and the finish flags, below).
 RUN_FLAGS = ("input", "confidence", "model", "model_dir", "overwrite", "realtime", "live", "every", "refine", "smooth",
-             "size", "fps", "mirror", "preview", "faces")
+             "size", "fps", "mirror", "preview", "faces", "subjects")
 FINISH_FLAGS = ("min_island", "fill_holes", "shrink", "grow", "feather")
 
 
@@ -166,6 +167,13 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _subjects(text: str) -> int:
+    try:
+        return parse_subjects(text)
+    except StreamMaskError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _confidence(text: str) -> float:
     try:
         return float(text)
@@ -217,6 +225,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=int, metavar="N",
                         help="face-landmark parts (face_oval, left_eye, right_eye, left_eyebrow, right_eyebrow, "
                              f"left_iris, right_iris, lips, mouth): mask up to N faces (default {RunConfig.faces})")
+    parser.add_argument("--subjects", type=_subjects, metavar="all|N",
+                        help="keep only the N main people (the largest, most central over the first %g s, then each "
+                             "followed from frame to frame; one unseen for %g s is replaced), for every part and output; "
+                             "people who touch are told apart at their bodies, or kept together. Default: all"
+                             % (SUBJECT_RELEASE_S, SUBJECT_RELEASE_S))
     parser.add_argument("--smooth", type=float, nargs="?", const=DEFAULT_SMOOTHING,
                         metavar="STRENGTH",
                         help="temporal smoothing of the confidences before the threshold, motion-aware (0 off .. <1; "
@@ -252,7 +265,8 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     live.add_argument("--mirror", action=argparse.BooleanOptionalAction, help="flip frames left-right (selfie cameras)")
     live.add_argument("--preview", action=argparse.BooleanOptionalAction,
                       help="show a window (the default without -o): views composite/mask/overlay/cutout; keys: "
-                           "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help")
+                           "q/Esc quit, space pause, 1-6 toggle parts, [ ] confidence, m view, f stats, h help; click a "
+                           "person: keep only them, a: all people again")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,10 @@ DEFAULT_SMOOTHING = 0.7  # --smooth without a strength, and every live input wit
 DEFAULT_REFINE_PASSES = 1  # --refine without a number
 REFINE_PAD = 0.2  # a refine crop: the box grown by 20% of its size on each side (the original node's)
 DEFAULT_FACES = 1  # MediaPipe's own default for num_faces
+# --subjects N: a kept subject whose region is not seen for this long is released and the next main person taken
+# (long enough to ride out a model missing someone for a few frames, short enough that a new subject follows soon)
+SUBJECT_RELEASE_S = 1.0
+ALL_SUBJECTS = 0  # --subjects all: everyone, the masks of a run without the option
 
 # `stream-mask batch` (batch.py)
 CORES_PER_RUN = 2  # a run's reader, model and writer threads keep about 2 cores busy (README "Many videos")
@@ -103,9 +107,11 @@ class RunConfig:
     preview_parts: tuple[str, ...] | None = None  # what the window starts with when there is no output
     preview_effect: str | None = None
     faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
+    subjects: int = ALL_SUBJECTS  # keep the N main people only (subjects.py); 0: everyone ("all")
 
     def __post_init__(self) -> None:
         check_model_settings(self.confidence, self.smooth, self.refine, self.every, self.faces)
+        check_subjects(self.subjects)
         if self.live is False and self.realtime:
             raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
@@ -149,6 +155,23 @@ def check_model_settings(confidence: float, smooth: float | None, refine: int, e
 # replaced (overwrite), and where the model file was looked for (model_dir: the sidecar's model name and sha256 say
 # which model made it). `outputs` is not one setting either: each output's settings hold its own fields instead.
 UNRECORDED_FIELDS = ("progress", "overwrite", "preview", "preview_parts", "preview_effect", "model_dir")
+
+
+def check_subjects(value: int) -> int:
+    """--subjects: a whole number of people, 1 or more, or ALL_SUBJECTS (0: everyone)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StreamMaskError(f"--subjects must be 'all' (or 0) or a number of people, got {value!r}")
+    return value
+
+
+def parse_subjects(text: str) -> int:
+    """`all` -> ALL_SUBJECTS, `2` -> 2; anything else is a user error."""
+    if text.strip().lower() == "all":
+        return ALL_SUBJECTS
+    try:
+        return check_subjects(int(text))
+    except ValueError:
+        raise StreamMaskError(f"--subjects must be 'all' (or 0) or a number of people, got {text!r}") from None
 
 
 def check_confidence(value: float) -> float:

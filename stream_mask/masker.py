@@ -22,13 +22,14 @@ import cv2
 import numpy as np
 
 from .config import (DEFAULT_CONFIDENCE, DEFAULT_FACES, DEFAULT_MODEL, Finish, OutputSpec, RunConfig,
-                     check_model_settings, parse_parts, smoothing)
+                     ALL_SUBJECTS, check_model_settings, check_subjects, parse_parts, smoothing)
 from .errors import StreamMaskError
 from .frames import Frame
 from .models import ResolvedModel
 from .outputs import CompositeOutput, FrameMattes, LiveSettings
-from .parts import Part, landmark_names, resolve_parts
+from .parts import Part, landmark_names, person_part, resolve_parts
 from .planes import Closing, ModelChoice, PartModels, PlaneMaker, needs_segmenter
+from .subjects import SubjectTracker
 
 
 class VideoMasker(Closing):
@@ -52,18 +53,22 @@ class VideoMasker(Closing):
       finish      edge and shape clean-up (config.Finish: guided, min_island, fill_holes, shrink, grow, feather)
       soft        mattes carry the confidence's grey levels inside the mask instead of 0/255, as --soft
       faces       face-landmark parts: at most this many faces
+      subjects    keep only this many main people, each followed from frame to frame (subjects.py); 0: everyone
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, parts: Sequence[str] | str | None = None, *,
                  confidence: float = DEFAULT_CONFIDENCE, smooth: float = 0.0, refine: int = 0, every: int = 1,
                  finish: Finish = Finish(), soft: bool = False, faces: int = DEFAULT_FACES,
-                 model_dir: str | os.PathLike | None = None, bgr: bool = False) -> None:
+                 subjects: int = ALL_SUBJECTS, model_dir: str | os.PathLike | None = None, bgr: bool = False) -> None:
         check_model_settings(confidence, smooth, refine, every, faces)
+        check_subjects(subjects)
         names = parse_parts(parts) if isinstance(parts, str) else None if parts is None else tuple(parts)
         landmarks = landmark_names(names)
-        choice = ModelChoice.resolve(model, model_dir, needs_segmenter([names], bool(refine)) or not landmarks,
-                                     landmarks)
+        segment = needs_segmenter([names], bool(refine or subjects))
+        choice = ModelChoice.resolve(model, model_dir, segment or not landmarks, landmarks)
         self._open(choice, names, confidence, smooth, refine, every, finish, soft, faces, bgr)
+        if subjects:
+            self.subjects = self._tracker(subjects)
 
     @classmethod
     def for_run(cls, config: RunConfig, choice: ModelChoice, live: bool) -> VideoMasker:
@@ -72,7 +77,18 @@ class VideoMasker(Closing):
         masker = cls.__new__(cls)
         masker._open(choice, (), config.confidence, smoothing(config.smooth, live), config.refine, config.every,
                      config.finish, False, config.faces, False)
+        if config.subjects:
+            masker.subjects = masker._tracker(config.subjects)
+        elif config.preview and person_part(masker.classes) is not None:
+            masker.subjects = masker._tracker(ALL_SUBJECTS)  # everyone until a person is clicked in the window
         return masker
+
+    def _tracker(self, count: int | None) -> SubjectTracker:
+        try:
+            return SubjectTracker.for_labels(count, self.classes)
+        except BaseException:
+            self.close()
+            raise
 
     def _open(self, choice: ModelChoice, names: Sequence[str] | None, confidence: float, smooth: float, refine: int,
               every: int, finish: Finish, soft: bool, faces: int, bgr: bool) -> None:
@@ -94,6 +110,7 @@ class VideoMasker(Closing):
         self._index = 0  # frames so far: `every` counts them
         self._size: tuple[int, int] | None = None
         self._last_ms: int | None = None
+        self.subjects: SubjectTracker | None = None  # --subjects, or the preview's click
         self._closed = False
 
     # --- what a caller reads --------------------------------------------------------------------
@@ -126,6 +143,8 @@ class VideoMasker(Closing):
         self._check_open()
         self._maker.restart()
         self._models.restart()
+        if self.subjects is not None:
+            self.subjects.restart()
         self._index = 0
 
     # --- one frame --------------------------------------------------------------------------------
@@ -216,7 +235,10 @@ class VideoMasker(Closing):
             if self._size is not None:
                 self._maker.restart()  # a new size is a new scene: no smoothing across it, no crops from before
             self._size = size
+        channels = list(channels)  # read twice
         planes = self._maker.planes(self._index, rgb, timestamp_ms, channels)
+        if self.subjects is not None:
+            planes = self.subjects.keep(planes, channels, timestamp_ms / 1000, self.confidence)
         self._index += 1
         return FrameMattes(planes, rgb)  # outputs asking for the same matte share one
 

@@ -13,15 +13,17 @@ from .frames import SourceInfo
 from .outputs import LiveSettings, Output, make_output
 from .parts import Part, available_parts, resolve_parts
 from .sinks import names_a_file
+from .subjects import SubjectTracker
 
 if TYPE_CHECKING:
     from .preview import PreviewWindow
 
 
-def open_outputs(config: RunConfig, source: SourceInfo, labels: list[str],
-                 model_name: str) -> tuple[list[Output], PreviewWindow | None]:
-    """Every output's sink opened (nothing left behind if one fails), and the preview window if asked."""
-    live = LiveSettings(config.confidence)
+def open_outputs(config: RunConfig, source: SourceInfo, labels: list[str], model_name: str,
+                 subjects: SubjectTracker | None = None) -> tuple[list[Output], PreviewWindow | None]:
+    """Every output's sink opened (nothing left behind if one fails), and the preview window if asked; `subjects`
+    is the masker's choice of people, which the window's clicks change."""
+    live = LiveSettings(config.confidence, subjects=subjects)
     outputs = make_outputs(config, labels, model_name, live)
     opened: list[Output] = []
     try:

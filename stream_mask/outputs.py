@@ -20,6 +20,7 @@ from .parts import Part
 from .sinks import Sink, lossless, open_sink
 from .sources.files import VideoFileSource
 from .sources.images import read_image
+from .subjects import SubjectTracker
 from .urls import redact_url
 
 def finished_mask(planes: Sequence[np.ndarray], confidence: float, soft: bool, finish: Finish,
@@ -84,12 +85,14 @@ class LiveSettings:
     read it each frame (on the model's thread, where the keys are handled too).
 
     A part key toggles that part in the window and in each selectable output's own choice (outputs may start
-    with different parts); the confidence is one for all.
+    with different parts); the confidence is one for all, and so is the choice of people (`subjects`: a click
+    in the window picks one, a key goes back to all; None when the model cannot tell people apart).
     """
 
-    def __init__(self, confidence: float, parts: Sequence[Part] = ()) -> None:
+    def __init__(self, confidence: float, parts: Sequence[Part] = (), subjects: SubjectTracker | None = None) -> None:
         self.confidence = check_confidence(confidence)
         self.parts = list(parts)  # the window's
+        self.subjects = subjects
         self._toggled: list[Part] = []  # every part key pressed, in order
 
     def toggle(self, part: Part) -> None:

@@ -135,7 +135,7 @@ def run(config: RunConfig, stop: StopRequest | None = None, *, models: KeptModel
         if source.info.report and config.progress:
             print(f"stream-mask: {source.info.report}", file=sys.stderr)  # what the camera gave, vs. asked
         stop.defer()  # from here on a signal is a request the loop answers: outputs are finalised, never torn
-        outputs, preview = open_outputs(config, source.info, masker.classes, model.name)
+        outputs, preview = open_outputs(config, source.info, masker.classes, model.name, masker.subjects)
         started = time.perf_counter()
         try:
             loop = run_loop(source, masker, outputs, preview, stop, config.progress, on_frame)

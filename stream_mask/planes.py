@@ -47,7 +47,7 @@ def choose_models(config: RunConfig) -> ModelChoice:
     if config.preview and not config.outputs:
         wanted.append(config.preview_parts)
     landmarks = landmark_names(name for parts in wanted for name in parts or ())
-    always = (bool(config.refine) or config.preview
+    always = (bool(config.refine) or config.preview or bool(config.subjects)
               or any(spec.resolved_kind() == "labels" for spec in config.outputs))
     return ModelChoice.resolve(config.model, config.model_dir, needs_segmenter(wanted, always) or not landmarks,
                                landmarks)

@@ -6,7 +6,7 @@ threshold that the window *and every output* read, so what you see is what the r
 virtual camera gets.
 
     q / Esc quit     space pause     1-6 toggle parts     [ / ] confidence -/+ 0.05
-    m next view      f stats         h help
+    m next view      f stats         h help               click a person: only them    a all people
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from .parts import Part
 
 VIEWS = ("composite", "mask", "overlay", "cutout")
 CONFIDENCE_STEP = 0.05
-HELP = ("q/Esc quit", "space pause", "1-6 toggle parts", "[ ] confidence", "m next view", "f stats", "h help")
+HELP = ("q/Esc quit", "space pause", "1-6 toggle parts", "[ ] confidence", "m next view", "f stats", "h help",
+        "click a person: only them", "a all people")
 _ESC = 27
 
 
@@ -69,7 +70,17 @@ class PreviewWindow:
         self.latencies: list[float] = []  # seconds from capture to shown, per frame
         self._last_time = time.monotonic()
         self._fps = 0.0
+        self._size: tuple[int, int] | None = None  # of the frame shown: a click's place is a share of it
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.setMouseCallback(title, self._on_mouse)
+
+    def _on_mouse(self, event: int, x: int, y: int, flags: int, param: object) -> None:
+        """A left click on a person makes them the one subject of the window and every output (from the next frame).
+
+        OpenCV calls this from inside waitKey, on the model's thread; x and y are in the picture's pixels."""
+        if event == cv2.EVENT_LBUTTONDOWN and self.live.subjects is not None and self._size is not None:
+            height, width = self._size
+            self.live.subjects.pick((x + 0.5) / width, (y + 0.5) / height)
 
     @property
     def parts(self) -> list[Part]:
@@ -87,6 +98,7 @@ class PreviewWindow:
         self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_time, 1e-6) if self._shown else 0.0
         self._last_time = now
         picture = self.render(mattes)
+        self._size = picture.shape[:2]
         self._annotate(picture, frame, status)
         cv2.imshow(self.title, picture)
         if not self._shown:  # without a window manager Qt opens it tiny: start at the frame's size, within 1280x720
@@ -127,6 +139,8 @@ class PreviewWindow:
             self.live.toggle(self.choices[int(char) - 1])
         elif char in "[]":
             self.live.step_confidence(CONFIDENCE_STEP if char == "]" else -CONFIDENCE_STEP)
+        elif char == "a" and self.live.subjects is not None:
+            self.live.subjects.keep_all()
         elif char == "m":
             self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
         elif char == "f":
@@ -149,7 +163,8 @@ class PreviewWindow:
         return cv2.cvtColor(self.effect.apply(rgb, alpha), cv2.COLOR_RGB2BGR)
 
     def _annotate(self, picture: np.ndarray, frame: Frame, status: LiveStatus) -> None:
-        lines = [f"{self.view} | {', '.join(p.name for p in self.parts) or 'no parts'} | > {self.confidence:.2f}"]
+        lines = [f"{self.view} | {', '.join(p.name for p in self.parts) or 'no parts'} | > {self.confidence:.2f}"
+                 f"{self._subjects_shown()}"]
         if self.show_stats:
             latency = (time.monotonic() - frame.captured) * 1000 if frame.captured else 0.0
             lines.append(f"{self._fps:.1f} fps  latency {latency:.0f} ms  inference {status.inference_ms:.1f} ms  "
@@ -161,6 +176,12 @@ class PreviewWindow:
             origin = (10, 24 + 22 * row)
             cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
             cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+
+    def _subjects_shown(self) -> str:
+        subjects = self.live.subjects
+        if subjects is None:
+            return ""
+        return f" | {f'{subjects.count} subject(s)' if subjects.count else 'all people'}"
 
     def close(self) -> None:
         try:

@@ -16,8 +16,8 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import (PART_FIELD, UNRECORDED_FIELDS, Finish, OutputSpec, RunConfig, check_model_settings, parse_parts,
-                     parse_size)
+from .config import (PART_FIELD, UNRECORDED_FIELDS, Finish, OutputSpec, RunConfig, check_model_settings,
+                     check_subjects, parse_parts, parse_size, parse_subjects)
 from .errors import StreamMaskError
 
 OUTPUTS_KEY = "output"  # the list of per-output tables
@@ -26,6 +26,8 @@ RUN_KEYS = tuple(field.name for field in fields(RunConfig) if field.name != "out
 OUTPUT_KEYS = tuple(field.name for field in fields(OutputSpec))
 FINISH_KEYS = tuple(field.name for field in fields(Finish))
 INPUT_FIELDS = ("{stem}", "{name}", "{parent}")  # in an output path: from the input file's name (see expand_path)
+TEXT_FORMS = {"parts": parse_parts, "size": parse_size, "subjects": parse_subjects}  # the command line's forms too:
+# parts = "hair,face", size = "1280x720", subjects = "all"
 
 Settings = dict[str, Any]
 
@@ -98,6 +100,7 @@ def _check_limits(settings: Settings, origin: str) -> None:
     try:
         check_model_settings(*(settings.get(name, defaults[name])
                                for name in ("confidence", "smooth", "refine", "every", "faces")))
+        check_subjects(settings.get("subjects", defaults["subjects"]))
         Finish(**settings.get("finish", {}))
         for table in settings.get(OUTPUTS_KEY, ()):
             if "path" in table:  # else the command line's -o gives it, and the run checks the output then
@@ -166,12 +169,13 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
         return float(value)
     if hint is str and isinstance(value, str):
         return value
-    if typing.get_origin(hint) is tuple:
+    text_form = TEXT_FORMS.get(key.rsplit(".", 1)[-1])
+    if text_form is not None and isinstance(value, str):
         try:
-            if isinstance(value, str):  # the command line's forms: "hair,face", "1280x720"
-                return parse_parts(value) if args[-1] is Ellipsis else parse_size(value)
-        except ValueError as error:
+            return text_form(value)
+        except (ValueError, StreamMaskError) as error:
             raise StreamMaskError(f"{origin}: {key}: {error}") from None
+    if typing.get_origin(hint) is tuple:
         if isinstance(value, (list, tuple)):
             wanted = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
             if len(wanted) == len(value) and all(_is(item, want) for item, want in zip(value, wanted)):

@@ -472,3 +472,24 @@ def test_the_video_node_keeps_its_models_open_and_starts_each_clip_afresh(nodes)
     again = node.generate_video_masks(as_image(batch), 24.0, model=SELFIE.name)[0].numpy()
     assert [model for key, model in node_module._open.items() if key[0] == "video"] == opened  # none reopened
     assert np.array_equal(first, again)
+
+
+def test_the_video_node_keeps_the_main_subject(nodes):
+    """`subjects` is the node's last input (saved workflows load), 0 by default: everyone, the masks of the node
+    without it; 1 keeps one of the two people of the head-pose clip in every frame."""
+    video = nodes.NODE_CLASS_MAPPINGS["PersonMaskVideo"]
+    optional = video.INPUT_TYPES()["optional"]
+    assert list(optional)[-1] == "subjects" and optional["subjects"][1]["default"] == 0
+    with av.open(str(MEDIA / "people" / "head-pose-face-detection-female-and-male.gif")) as container:
+        batch = np.stack([frame.to_ndarray(format="rgb24") for _, frame in zip(range(12), container.decode(video=0))])
+    node = video()
+    everyone = node.generate_video_masks(as_image(batch), 12.5, model=SELFIE.name, smooth=0.0, refine=0)[0].numpy()
+    default = node.generate_video_masks(as_image(batch), 12.5, model=SELFIE.name, smooth=0.0, refine=0,
+                                        subjects=0)[0].numpy()
+    one = node.generate_video_masks(as_image(batch), 12.5, model=SELFIE.name, smooth=0.0, refine=0,
+                                    subjects=1)[0].numpy()
+    assert np.array_equal(everyone, default)
+    middle = batch.shape[2] // 2
+    assert all(mask[:, :middle].any() and mask[:, middle:].any() for mask in everyone > 0.5)
+    assert all(mask[:, :middle].any() != mask[:, middle:].any() for mask in one > 0.5)
+    assert len({bool(mask[:, middle:].any()) for mask in one > 0.5}) == 1

@@ -283,6 +283,10 @@ class PersonMaskVideo:
                 "effect": ("STRING", {"default": "blur", "tooltip": "the composite's effect outside the parts: "
                                       "blur[:STRENGTH], color:#00ff00, desaturate, image:PATH"}),
                 "model": _model_input(),
+                # last, so that workflows saved before it load with their values in place
+                "subjects": ("INT", {"default": 0, "min": 0, "max": 16, "step": 1,
+                                     "tooltip": "keep only this many main people (the largest, most central), each "
+                                                "followed from frame to frame; 0: everyone"}),
             },
         }
 
@@ -292,7 +296,7 @@ class PersonMaskVideo:
                              refine: int = DEFAULT_REFINE_PASSES, smooth: float = DEFAULT_SMOOTHING,
                              soft: bool = False, guided_edges: bool = False, min_island: int = 0,
                              fill_holes: int = 0, shrink: int = 0, grow: int = 0, feather: int = 0,
-                             effect: str = "blur", model: str = DEFAULT_MODEL) -> tuple[Any, Any]:
+                             effect: str = "blur", model: str = DEFAULT_MODEL, subjects: int = 0) -> tuple[Any, Any]:
         batch = _as_uint8_batch(_images(images))
         flags = [*parts_from_flags(face_mask, background_mask, hair_mask, body_mask, clothes_mask),
                  *(["others"] if others_mask else [])]
@@ -305,9 +309,9 @@ class PersonMaskVideo:
             raise StreamMaskError("the video node's composite takes blur, color, desaturate or image effects")
         masks_out = np.zeros(batch.shape[:3], dtype=np.float32)
         composites = np.empty(batch.shape, dtype=np.uint8)
-        masker = _kept_open(("video", spec, folder, confidence, smooth, refine, finish, soft),
+        masker = _kept_open(("video", spec, folder, confidence, smooth, refine, finish, soft, subjects),
                             lambda: VideoMasker(spec, (), confidence=confidence, smooth=smooth, refine=refine,
-                                                finish=finish, soft=soft, model_dir=folder))
+                                                finish=finish, soft=soft, subjects=subjects, model_dir=folder))
         masker.restart()  # a new clip on the open models; its timestamps go on a second after the last clip's
         start = 0.0 if masker.last_timestamp_ms is None else masker.last_timestamp_ms + 1000.0
         parts = segmenter_parts(flags, masker.classes) if flags else ()

@@ -1,0 +1,340 @@
+"""--subjects N: keep only the N main people of a video, each followed from frame to frame.
+
+People are the connected regions of the person confidence (everything but background) above the run's threshold,
+found on a grid at most masks.BLOB_SIDE cells wide (masks.shrunk); regions under MIN_REGION_SHARE of the frame are
+specks, not people. People who touch are one connected region: it is split where it holds two or more bodies, cores
+deeper than SPLIT_DEPTH of its greatest depth (distance from its edge) of at least SPLIT_SHARE of the largest core's
+area (a head or a limb is never that large), each cell going to the nearest core.
+
+Choosing: while a place is free, every region no subject holds is a candidate, followed from frame to frame as a
+subject is (below), and its score summed over the frames it is seen in:
+
+    score = (region area / frame area) x (1 - d)
+
+where d is the distance from the region's centroid to the frame's centre divided by the distance from the centre to a
+corner (0 in the middle, 1 in a corner): the largest and most central person. The candidate with the highest sum is
+shown at once; config.SUBJECT_RELEASE_S after the place came free it becomes the subject. Summing over that time,
+not judging one frame, keeps a frame in which the model misses the main person from handing the place to a bystander.
+
+Following: each subject takes, in the next frame, the region that overlaps its last region most, if their IoU is
+MATCH_IOU or more; failing that (a fast move at a low frame rate), the region whose bounding box holds the centroid
+predicted from the subject's last motion. Once chosen, scores no longer count, so the choice does not jump when
+someone else grows larger for a moment. A subject not seen for config.SUBJECT_RELEASE_S is released and its
+place is chosen again as above; until then its place stays empty (nothing of anyone is kept for
+it: a model that misses the subject for a few frames does not hand the place to someone else).
+
+People who touch without two such cores stay one region. When people who were apart come to touch, those of
+comparable size (SPLIT_SHARE) are each the share of the region nearest to where they were, and so told apart; a
+smaller piece joining someone (a limb found apart for a while) is part of them.
+
+Applying: the subjects' regions, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask; within
+the box around everything else found (the others, specks), every plane read is multiplied by it and a background
+plane raised to 1 outside it. When nothing else is found (one person alone) the planes pass untouched. So every part
+stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside the subjects' regions, and a
+label map shows the others as background. With no subject chosen ("all") the planes pass untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import masks
+from .config import ALL_SUBJECTS, SUBJECT_RELEASE_S
+from .errors import StreamMaskError
+from .parts import Part, person_part
+
+MIN_REGION_SHARE = 0.002  # regions smaller than this share of the frame are specks, not people
+# Touching people: a region splits where it has two bodies, cores deeper than this share of its deepest point's
+# distance from its edge, of at least half the largest core's area; a head or a limb is never that.
+SPLIT_DEPTH = 0.4
+SPLIT_SHARE = 0.5
+MATCH_IOU = 0.1  # a subject's region in the next frame overlaps its last one at least this much (IoU)
+PICK_REACH = 0.05  # a click this close to a person (share of the frame's diagonal) picks them
+
+
+@dataclass(frozen=True)
+class Region:
+    """One connected person region of a frame, on the grid."""
+
+    cells: np.ndarray  # bool, the grid's shape
+    area: int  # cells
+    centroid: tuple[float, float]  # x, y in cells
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in cells, x1 and y1 exclusive
+
+    def score(self, shape: tuple[int, ...]) -> float:
+        """Area share x centrality (see the module's docstring)."""
+        height, width = shape[:2]
+        centre_x, centre_y = width / 2, height / 2
+        distance = math.hypot(self.centroid[0] - centre_x, self.centroid[1] - centre_y) / math.hypot(centre_x, centre_y)
+        return self.area / (width * height) * (1.0 - distance)
+
+    def distance(self, x: float, y: float) -> float:
+        """Cells from (x, y) to this region's box (0 inside it)."""
+        x0, y0, x1, y1 = self.box
+        return math.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1))
+
+
+def find_regions(person: np.ndarray) -> tuple[list[Region], np.ndarray]:
+    """The person regions of a boolean person mask, and the grid they were found on (uint8, 1 on every blob,
+    specks included)."""
+    grid = masks.shrunk(person)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(grid, connectivity=8)
+    smallest = MIN_REGION_SHARE * grid.size
+    regions = []
+    for index in range(1, count):  # 0 is the background
+        x, y, w, h, area = (int(v) for v in stats[index])
+        if area >= smallest:
+            regions += split(labels == index, (x, y, x + w, y + h))
+    return regions, grid
+
+
+def region_of(cells: np.ndarray) -> Region:
+    rows, cols = np.nonzero(cells)
+    return Region(cells, int(rows.size), (float(cols.mean()), float(rows.mean())),
+                  (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1))
+
+
+def split(cells: np.ndarray, box: tuple[int, int, int, int]) -> list[Region]:
+    """One connected region (its cells, and its box x0, y0, x1, y1), or its pieces when it holds two or more bodies
+    (SPLIT_DEPTH, SPLIT_SHARE): each cell goes to the nearest body core. Worked out within the box."""
+    x0, y0, x1, y1 = box
+    crop = np.pad(cells[y0:y1, x0:x1], 1)  # the frame's edge is not the region's: depth counts from empty cells only
+    depth = cv2.distanceTransform(crop.astype(np.uint8), cv2.DIST_L2, 3)
+    deepest = float(depth.max())
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((depth > SPLIT_DEPTH * deepest).astype(np.uint8),
+                                                               connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    cores = [labels == index + 1 for index in range(count - 1) if areas[index] >= SPLIT_SHARE * areas.max()]
+    if len(cores) < 2:
+        return [region_of(cells)]
+    pieces = []
+    for piece in nearest(crop, cores):
+        if piece.any():
+            whole = np.zeros_like(cells)
+            whole[y0:y1, x0:x1] = piece[1:-1, 1:-1]
+            pieces.append(region_of(whole))
+    return pieces
+
+
+def nearest(cells: np.ndarray, seeds: list[np.ndarray]) -> list[np.ndarray]:
+    """`cells` divided among `seeds`: each cell to the seed nearest to it."""
+    distances = np.stack([cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 3) for seed in seeds])
+    closest = np.argmin(distances, axis=0)
+    return [cells & (closest == index) for index in range(len(seeds))]
+
+
+def shares(region: Region, before: list[Region]) -> list[Region | None]:
+    """`region` divided among people whose regions `before` merged into it: each cell to the nearest of them (None
+    for one nearest to no cell)."""
+    return [region_of(piece) if piece.any() else None for piece in nearest(region.cells, [old.cells for old in before])]
+
+
+def iou(a: Region, b: Region) -> float:
+    """Intersection over union of two regions' cells (counted within the overlap of their boxes only)."""
+    x0, y0 = max(a.box[0], b.box[0]), max(a.box[1], b.box[1])
+    x1, y1 = min(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    if x0 >= x1 or y0 >= y1:
+        return 0.0
+    both = np.count_nonzero(a.cells[y0:y1, x0:x1] & b.cells[y0:y1, x0:x1])
+    return both / (a.area + b.area - both)
+
+
+@dataclass
+class Person:
+    """Someone followed from frame to frame: the region last seen as theirs alone, how they moved, when."""
+
+    region: Region
+    seen: float  # seconds
+    velocity: tuple[float, float] = (0.0, 0.0)  # cells per second, from the last two sightings
+    total: float = 0.0  # their score summed over the frames seen since a subject's place came free
+    subject: bool = False
+
+    def predicted(self, seconds: float) -> tuple[float, float]:
+        elapsed = seconds - self.seen
+        return (self.region.centroid[0] + self.velocity[0] * elapsed,
+                self.region.centroid[1] + self.velocity[1] * elapsed)
+
+    def follow(self, region: Region, seconds: float) -> None:
+        elapsed = seconds - self.seen
+        if elapsed > 0:
+            self.velocity = ((region.centroid[0] - self.region.centroid[0]) / elapsed,
+                             (region.centroid[1] - self.region.centroid[1]) / elapsed)
+        self.region, self.seen = region, seconds
+
+
+class SubjectTracker:
+    """Keeps the `count` main people of a stream (0: everyone), frame after frame; see the module's docstring.
+
+    `keep` is called once per frame with its planes; `pick` (a click in the preview) and `keep_all` (its key) change
+    the choice from the next frame on.
+    """
+
+    def __init__(self, count: int, person: Part, release_s: float = SUBJECT_RELEASE_S) -> None:
+        self.count = count  # ALL_SUBJECTS (0): everyone
+        self._person = person
+        self._background = person.channel if person.inverted else None  # a plane that is 1 where nobody is
+        self._release_s = release_s
+        self.people: list[Person] = []  # everyone seen lately, the subjects among them
+        self._choosing_since: float | None = None  # when a subject's place came free
+        self._picked: tuple[float, float] | None = None
+        self._grid: tuple[int, ...] | None = None
+
+    @property
+    def subjects(self) -> list[Person]:
+        return [person for person in self.people if person.subject]
+
+    @classmethod
+    def for_labels(cls, count: int, labels: Sequence[str]) -> SubjectTracker:
+        person = person_part(labels)
+        if person is None:
+            raise StreamMaskError("--subjects needs a model with a person or background class")
+        return cls(count, person)
+
+    def pick(self, x: float, y: float) -> None:
+        """Make the person at (x, y), in shares of the frame's width and height, the one subject."""
+        self._picked = (x, y)
+
+    def keep_all(self) -> None:
+        """Everyone again."""
+        self.count, self._picked = ALL_SUBJECTS, None
+        self._forget()
+
+    def restart(self) -> None:
+        """Forget the subjects (a new scene); they are chosen again from the next frame."""
+        self._picked = None
+        self._forget()
+
+    def _forget(self) -> None:
+        self.people, self._choosing_since = [], None
+
+    def keep(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float,
+             confidence: float) -> list[np.ndarray]:
+        """`planes` with the `channels` read limited to the subjects' regions (a new list); unchanged for "all"."""
+        if self.count == ALL_SUBJECTS and self._picked is None:
+            return planes
+        plane = planes[self._person.channel]
+        regions, grid = find_regions(plane < 1.0 - confidence if self._person.inverted else plane > confidence)
+        if grid.shape != self._grid:  # a new picture size: choose again
+            self._forget()
+            self._grid = grid.shape
+        cells = np.zeros(grid.shape, dtype=np.float32)
+        for region in self.choose(regions, grid.shape, seconds):
+            cells[region.cells] = 1.0
+        cells = cv2.dilate(cells, np.ones((3, 3), np.uint8))
+        dropped = np.nonzero(grid & (cells == 0))
+        if dropped[0].size == 0:  # everyone in the picture is kept (one person alone, say): nothing to take out
+            return planes
+        # Only the box around what is taken out is touched (the cells' margin covers any rounding at their edges).
+        (height, width), (rows, cols) = plane.shape[:2], grid.shape
+        y0, y1 = dropped[0].min() * height // rows, -(-(dropped[0].max() + 1) * height // rows)
+        x0, x1 = dropped[1].min() * width // cols, -(-(dropped[1].max() + 1) * width // cols)
+        kept = cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST)[y0:y1, x0:x1]
+        planes = list(planes)
+        for channel in set(channels):
+            box = planes[channel] = np.array(planes[channel], dtype=np.float32)  # ours: MediaPipe's are read-only
+            if channel == self._background:
+                np.maximum(box[y0:y1, x0:x1], 1.0 - kept, out=box[y0:y1, x0:x1])
+            else:
+                box[y0:y1, x0:x1] *= kept
+        return planes
+
+    def choose(self, regions: list[Region], grid: tuple[int, ...], seconds: float) -> list[Region]:
+        """Follow everyone into this frame's `regions`, release the lost, fill free places; the regions kept."""
+        where = self._follow(regions, seconds)
+        if self._picked is not None:
+            self._take_picked(regions, where, grid)
+        self.people = [person for person in self.people if seconds - person.seen <= self._release_s]
+        shown = self.subjects
+        free = self.count - len(shown)
+        if free <= 0:
+            self._choosing_since = None
+        else:  # a free place: the others' scores are summed from now, the best shown, and chosen after a while
+            others = [person for person in self.people if not person.subject]
+            if self._choosing_since is None:
+                self._choosing_since = seconds
+                for person in others:
+                    person.total = 0.0
+            for person in others:
+                if id(person) in where:
+                    person.total += where[id(person)].score(grid)
+            best = sorted(others, key=lambda person: person.total, reverse=True)[:free]
+            if seconds - self._choosing_since >= self._release_s:
+                for person in best:
+                    person.subject = True
+                self._choosing_since = None
+            shown = shown + best
+        kept: list[Region] = []
+        for person in shown:
+            region = where.get(id(person))
+            if region is not None and not any(region is other for other in kept):
+                kept.append(region)
+        return kept
+
+    def _follow(self, regions: list[Region], seconds: float) -> dict[int, Region]:
+        """Move everyone to the region they continue into (id(person) -> region); a region nobody continues into is
+        someone new. People whose regions merged into one (touching) each follow their own share of it, to be told
+        apart again when they part."""
+        claims: dict[int, list[Person]] = {}
+        for person in self.people:
+            index = self._match(person, regions, seconds)
+            if index is not None:
+                claims.setdefault(index, []).append(person)
+        where: dict[int, Region] = {}
+        for index, region in enumerate(regions):
+            claimants = claims.get(index)
+            if not claimants:
+                person = Person(region, seconds)
+                self.people.append(person)
+                where[id(person)] = region
+            elif len(claimants) == 1:
+                claimants[0].follow(region, seconds)
+                where[id(claimants[0])] = region
+            else:
+                self._touching(region, claimants, seconds, where)
+        return where
+
+    @staticmethod
+    def _touching(region: Region, claimants: list[Person], seconds: float, where: dict[int, Region]) -> None:
+        """Several people continue into one region. Those as large as bodies are (SPLIT_SHARE of the largest) are
+        each the share of it nearest to where they were; smaller ones (a piece of someone, found apart for a while)
+        are part of the region too. With one body, it is the whole region."""
+        largest = max(person.region.area for person in claimants)
+        bodies = [person for person in claimants if person.region.area >= SPLIT_SHARE * largest]
+        pieces = shares(region, [person.region for person in bodies]) if len(bodies) > 1 else [region]
+        for person, piece in zip(bodies, pieces):
+            if piece is not None:
+                person.follow(piece, seconds)
+                where[id(person)] = piece
+        for person in claimants:
+            person.seen = seconds
+            where.setdefault(id(person), region)
+
+    def _match(self, person: Person, regions: list[Region], seconds: float) -> int | None:
+        """The index of the region `person` continues into: the most overlapping one, or the one holding their
+        predicted centroid; None if neither."""
+        overlaps = [iou(person.region, region) for region in regions]
+        if overlaps and max(overlaps) >= MATCH_IOU:
+            return int(np.argmax(overlaps))
+        x, y = person.predicted(seconds)
+        holding = [index for index, region in enumerate(regions) if region.distance(x, y) == 0]
+        return max(holding, key=lambda index: regions[index].area, default=None)
+
+    def _take_picked(self, regions: list[Region], where: dict[int, Region], grid: tuple[int, ...]) -> None:
+        """The person in the picked region (or the nearest within PICK_REACH) becomes the one subject."""
+        assert self._picked is not None
+        x, y = self._picked[0] * grid[1], self._picked[1] * grid[0]
+        self._picked = None
+        inside = [r for r in regions if r.cells[min(int(y), grid[0] - 1), min(int(x), grid[1] - 1)]]
+        reach = PICK_REACH * math.hypot(*grid)
+        near = sorted((r for r in regions if r.distance(x, y) <= reach), key=lambda r: r.distance(x, y))
+        chosen = (inside or near or [None])[0]
+        picked = next((person for person in self.people if where.get(id(person)) is chosen), None)
+        if picked is not None:
+            self.count, self._choosing_since = 1, None
+            for person in self.people:
+                person.subject = person is picked
