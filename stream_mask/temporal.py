@@ -11,9 +11,15 @@ the camera) is then taken.
 A jump is judged against a robust reference, the median of the person's area over the frames taken in
 the last REFERENCE_S, not against the last frame alone: the model also loses a person over a few frames
 (someone turning, spinning, passing through shadow; each step too small to hold) and then finds them
-again at once. That jump goes back towards the reference: it is a recovery, never held, and the
-smoothing does not slow it down either (smoothing is a soft hold). Only a jump away from both the last
-frame taken and the reference is a glitch. The guard needs a person (or background) class to watch.
+again at once. That jump goes back towards the reference: it is a recovery, never held. Only a jump away
+from both the last frame taken and the reference is a glitch. The guard needs a person (or background)
+class to watch.
+
+The smoothing is a soft hold, so it follows the same rule pixel by pixel: it slows only the changes that
+take the person's area further from the reference. In a frame whose area is below it, pixels joining the
+person are taken at once (the model finding someone again, or part of them) and only pixels leaving are
+smoothed; above it, the reverse. Judging by the frame's net change alone would slow every find in a frame
+where the model finds one part and loses another, and that lag falls on the frames it already sees worst.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ class Stabiliser:
         """`planes` of the frame at `seconds`, with `channels` smoothed (or held back); a new list."""
         planes = list(planes)
         channels = list(channels)
-        glitch, returning = self._judge(planes, seconds)
+        glitch, towards = self._judge(planes, seconds)
         if glitch and all(channel in self._previous for channel in channels):
             for channel in channels:
                 planes[channel] = self._previous[channel]
@@ -63,26 +69,26 @@ class Stabiliser:
         for channel in channels:
             current = planes[channel]
             smoothed = masks.smooth_confidence(self._previous.get(channel), current, self.strength)
-            towards = self._return_direction(channel, returning)
-            if towards > 0:  # the part grows back: its rising pixels are taken at once
+            rising = self._rising_towards(channel, towards)
+            if rising > 0:  # rising confidence takes the person back towards the reference: taken at once
                 np.maximum(smoothed, current, out=smoothed)
-            elif towards < 0:
+            elif rising < 0:  # falling confidence does
                 np.minimum(smoothed, current, out=smoothed)
             planes[channel] = self._previous[channel] = smoothed
         return planes
 
-    def _return_direction(self, channel: int, returning: int) -> int:
-        """+1 if this channel's confidence rises as the person returns towards the reference, -1 if it falls,
-        0 if it is not a part of the person (or there is no return)."""
-        if not returning or self._person is None:
+    def _rising_towards(self, channel: int, towards: int) -> int:
+        """+1 if this channel's rising confidence moves the person's area `towards` the reference (+1: up, -1:
+        down), -1 if its falling confidence does, 0 if it is not a part of the person (or the area is there)."""
+        if not towards or self._person is None:
             return 0
         if channel == self._person.channel:
-            return -returning if self._person.inverted else returning
+            return -towards if self._person.inverted else towards
         # A person who is "everything but background" is made of every other class (hair, face, clothes, ...).
-        return returning if self._person.inverted else 0
+        return towards if self._person.inverted else 0
 
     def _judge(self, planes: list[np.ndarray], seconds: float) -> tuple[bool, int]:
-        """(hold this frame back, +1/-1 if its person area moves back up/down towards the reference, else 0).
+        """(hold this frame back, +1/-1 if the person's area is below/above the reference, else 0).
 
         A glitch jumps by GLITCH_RATIO or more from the last frame taken and from the reference, away
         from the reference; it is held for at most MAX_HOLD_S.
@@ -107,9 +113,7 @@ class Stabiliser:
                 return True, 0
         self._held_since = None
         self._take(area, shown_for)
-        if not returning:
-            return False, 0
-        return False, 1 if area > before else -1
+        return False, (area < reference) - (area > reference)  # the sign of reference - area
 
     def _take(self, area: int, seconds: float) -> None:
         self._taken.append((area, seconds))

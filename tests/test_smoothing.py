@@ -149,3 +149,39 @@ def test_a_gradual_dip_then_a_sudden_recovery_is_taken_at_once(tmp_path, standin
     inside = (slice(34, 62), slice(50, 78))  # the block less its resampled edge: the ring and the core
     assert (smooth[7][inside] == 255).all(), f"the recovery was held back or slowed: {counts}"
     assert abs(counts[7][1] - counts[7][0]) <= 32, counts
+
+
+def find_and_loss_frames() -> list[np.ndarray]:
+    """Two 32x32 hair blocks, A and B (2048 pixels in all). Frame 5: the model loses B (1024 pixels). Frame 6:
+    it loses A and finds B again, half-sure (hair ~0.6) and smaller (24x24: 576 pixels): the frame's net change
+    takes the area further from the recent median (2048), each step too small to be held as a glitch."""
+    frames = []
+    for index in range(7):
+        frame = np.zeros((96, 192, 3), dtype=np.uint8)
+        if index < 6:
+            frame[32:64, 24:56] = COLOURS[1]  # A
+        if index < 5:
+            frame[32:64, 120:152] = COLOURS[1]  # B
+        elif index == 6:
+            frame[36:60, 124:148] = (135, 0, 0)  # B found again, between background (black) and hair (red)
+        frames.append(frame)
+    return frames
+
+
+def test_a_find_is_taken_at_once_in_a_frame_that_also_loses_a_part(tmp_path, standin_model):
+    """While the person's area is below its recent median, the pixels that join the person are taken at once,
+    even in a frame whose net change is a loss (A lost, B found): the smoothing slows only what takes the area
+    further from the median. Smoothed, B's half-sure hair (~0.6 against the ~0 before it) would fall to ~0.43
+    and be missed at --confidence 0.5."""
+    (tmp_path.parent / "standin.tflite").write_bytes(standin_model.read_bytes())
+    frames = find_and_loss_frames()
+    found = expected_confidences(frames[6][40:41, 130:131])[0, 0]
+    assert 0.55 < found[1] < 0.7 and 0.3 < found[0] < 0.45  # half-sure hair, still "person" (background < 0.5)
+    plain = run_masks(tmp_path, "find_and_loss", frames, "--parts", "hair", "--confidence", "0.5")
+    smooth = run_masks(tmp_path, "find_and_loss", frames, "--parts", "hair", "--confidence", "0.5", "--smooth")
+    areas = [int((mask == 255).sum()) for mask in plain[4:7]]
+    assert areas == pytest.approx([2048, 1024, 576], rel=0.1), areas  # the case as described (edges resampled)
+    inside = (slice(38, 58), slice(126, 146))  # B less its resampled edge
+    assert (plain[6][inside] == 255).all()
+    assert (smooth[6][inside] == 255).all(), "the find was slowed by the smoothing"
+    assert not smooth[6][:, :96].any()  # and A's loss is taken (a full change)
