@@ -14,7 +14,7 @@ from typing import Any
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
@@ -152,6 +152,7 @@ class EncodingSink(Sink):
         # primaries and transfer describe the RGB values, which pass through untouched: keep the input's (a
         # BT.2020/HLG phone video stays BT.2020/HLG), BT.709 when it has none.
         self._yuv_colour = picture != "gray" and fmt.pix_fmt.startswith("yuv")
+        self._convert = VideoReformatter()  # one swscale context for the output, not one per frame
         if self._yuv_colour:
             context = self._video.codec_context
             context.colorspace = int(Colorspace.ITU709)
@@ -198,11 +199,11 @@ class EncodingSink(Sink):
         # conversion corrupts the alpha of the first 8 pixels of each slice's first row (seen at 321x181 and
         # 320x180 with FFmpeg 8.1/PyAV 18.1; tests/test_sinks.py catches it). One thread costs ~nothing here.
         if self._yuv_colour:
-            video_frame = video_frame.reformat(
-                format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, threads=1,
+            video_frame = self._convert.reformat(
+                video_frame, format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, threads=1,
             )
         elif video_frame.format.name != self._fmt.pix_fmt:
-            video_frame = video_frame.reformat(format=self._fmt.pix_fmt, threads=1)
+            video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, threads=1)
         video_frame.pts = frame.pts
         video_frame.time_base = frame.time_base
         self._container.mux(self._video.encode(video_frame))
