@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import edges, effects, masks
-from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, Finish, OutputSpec, check_confidence
+from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, H264, Finish, OutputSpec, check_confidence
 from .errors import StreamMaskError
 from .frames import Frame, SourceInfo
 from .parts import Part
@@ -137,8 +137,8 @@ class Output:
     def confidence(self) -> float:
         return self.live.confidence
 
-    def open(self, source: SourceInfo, overwrite: bool) -> Sink:
-        self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
+    def open(self, source: SourceInfo, overwrite: bool, h264: H264 = H264()) -> Sink:
+        self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture, h264=h264)
         return self.sink
 
     def channels(self) -> set[int]:

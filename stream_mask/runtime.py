@@ -15,11 +15,11 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from .errors import StreamMaskError
 
 if TYPE_CHECKING:
+    import numpy as np  # annotations only: `stream-mask models` and --help do not load numpy
+
     from .models import ResolvedModel
 
 # What a model file is, which says which runtime opens it (a model's ModelInfo.kind; `--model` is a segmenter).
