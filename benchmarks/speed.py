@@ -16,6 +16,8 @@ For each resolution (720p, 1080p, 4K: shared footage scaled with PyAV into a tem
     ratio would be on an idle machine that we keep busy, and what a shared machine does not disturb much);
   - a plain single-threaded loop doing the same (decode, segment, render with the project's own functions, encode,
     one thread), for composites: the goal is at least 2x it at 4K.
+Then one output against four of mixed kinds from one pass (FFV1 mask, H.264 mask, blur composite, overlay) at 720p:
+fps and CPU per frame of each, and the ratio (the goal: four at least 0.6x the speed of one).
 Passes alternate per repeat so that noise (a shared machine) hits all alike; medians are printed.
 `--quick`: 720p only, 40 frames: a minute. `--code DIR` measures another checkout (e.g. main) with this script.
 """
@@ -183,6 +185,34 @@ def loop_fps(stdout: str) -> float:
     return float(re.search(r"\(([\d.]+) fps\)", stdout).group(1))
 
 
+FOUR_OUTPUTS = (("-o", "{tmp}/mask.mkv"), ("-o", "{tmp}/mask.mp4"), ("--effect", "blur", "-o", "{tmp}/blur.mp4"),
+                ("--kind", "overlay", "-o", "{tmp}/overlay.mp4"))
+
+
+def outputs_table(clip: str, short: str, tmp: str, repeats: int, env: dict[str, str], run_args: list[str]) -> None:
+    """Four outputs of mixed kinds from one pass of the model, against the cheapest and the dearest of them alone."""
+    sets = {"one FFV1 mask": FOUR_OUTPUTS[:1], "one blur composite": FOUR_OUTPUTS[2:3], "all four": FOUR_OUTPUTS}
+    results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in sets}
+    for _ in range(repeats):
+        for name, outputs in sets.items():
+            flags = [flag.format(tmp=tmp) for output in outputs for flag in output]
+            cpu = {}
+            for path in (short, clip):
+                stdout, seconds, _ = run_measured([sys.executable, "-m", "stream_mask.cli", "run", path, *flags,
+                                                   "--model", "selfie", "--parts", "person", "-q", "--overwrite",
+                                                   *run_args], env)
+                cpu[path] = (int(re.match(r"(\d+) frames", stdout).group(1)), seconds)
+            results[name][0].append(loop_fps(stdout))
+            results[name][1].append(1000 * (cpu[clip][1] - cpu[short][1]) / (cpu[clip][0] - cpu[short][0]))
+    medians = {name: (statistics.median(fps), statistics.median(cpu)) for name, (fps, cpu) in results.items()}
+    four_fps, four_cpu = medians["all four"]
+    print("720p, four outputs of mixed kinds from one pass (FFV1 mask, H.264 mask, blur composite, overlay):")
+    for name, (fps, cpu) in medians.items():
+        ratio = "" if name == "all four" else (f"; four at {four_fps / fps:.2f}x its speed (wall), "
+                                               f"{cpu / four_cpu:.2f}x (CPU)")
+        print(f"  {name:20s} {fps:6.1f} fps {cpu:6.1f} CPU ms/frame{ratio}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", default=str(SHARED / "media/people/05_default_juggle.mp4"))
@@ -193,6 +223,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated, of: " + ", ".join(KINDS))
     parser.add_argument("--quick", action="store_true", help="720p only, 40 frames")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain single-threaded loop")
+    parser.add_argument("--no-outputs", action="store_true", help="skip the one-vs-four-outputs table")
     parser.add_argument("--code", default=str(ROOT), help="the checkout whose stream_mask is measured")
     parser.add_argument("--run-args", default="", help="extra flags for every `stream-mask run`")
     args = parser.parse_args()
@@ -257,6 +288,8 @@ def main() -> None:
                 limit_ms, our_ms = statistics.median(limit_cpu), statistics.median(cpu)
                 print(f"{resolution:10s} {kind:15s} {limit:9.1f} {fps:9.1f} {fps / limit:10.2f} {limit_ms:12.1f} "
                       f"{our_ms:10.1f} {limit_ms / our_ms:9.2f} {max(peak):8.0f} {plain_text}", flush=True)
+            if resolution == "720p" and not args.no_outputs:
+                outputs_table(clip, short, tmp, args.repeats, env, args.run_args.split())
 
 
 if __name__ == "__main__":
