@@ -200,9 +200,8 @@ class EncodingSink(Sink):
         # conversion corrupts the alpha of the first 8 pixels of each slice's first row (seen at 321x181 and
         # 320x180 with FFmpeg 8.1/PyAV 18.1; tests/test_sinks.py catches it). One thread costs ~nothing here.
         if self._yuv_colour:
-            video_frame = self._convert.reformat(
-                video_frame, format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, threads=1,
-            )
+            video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709,
+                                                 dst_color_range=ColorRange.MPEG, threads=1)
         elif video_frame.format.name != self._fmt.pix_fmt:
             video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, threads=1)
         video_frame.pts = frame.pts
