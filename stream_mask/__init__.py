@@ -1,8 +1,22 @@
 """stream_mask: mask parts of people in live streams, video files and still images with MediaPipe."""
 
-# OpenCV before PyAV, always: PyAV's wheel bundles its own libxcb, and when it is loaded first OpenCV's
-# Qt preview window hangs on creation. Importing cv2 here makes the order hold for every entry point.
-import cv2  # noqa: F401
+import sys
+
+
+class _OpenCVBeforePyAV:
+    """OpenCV before PyAV, always: PyAV's wheel bundles its own libxcb, and when it is loaded first OpenCV's Qt
+    preview window hangs on creation. This import hook loads cv2 just before the first `import av`, from whatever
+    module, so the order holds for every entry point while `--help` and `models` (neither needs either) do not pay
+    for OpenCV's import (~0.3 s)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "av" and "cv2" not in sys.modules:
+            import cv2  # noqa: F401
+        return None  # the ordinary finders import it
+
+
+if "av" not in sys.modules:
+    sys.meta_path.insert(0, _OpenCVBeforePyAV())
 
 __version__ = "0.1.0"
 

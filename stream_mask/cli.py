@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, CORES_PER_RUN, DEFAULT_CONFIDENCE, DEFAULT_REFINE_PASSES,
-                     DEFAULT_SMOOTHING, KINDS, SUBJECT_RELEASE_S, RunConfig, default_workers, parse_parts, parse_size,
-                     parse_subjects)
+from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, CORES_PER_RUN, DEFAULT_CONFIDENCE, DEFAULT_H264_CRF,
+                     DEFAULT_H264_PRESET, DEFAULT_REFINE_PASSES, DEFAULT_SMOOTHING, H264_CRF_MAX, H264_PRESETS, KINDS,
+                     SUBJECT_RELEASE_S, RunConfig, default_workers, parse_parts, parse_size, parse_subjects)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
 from .settings import OUTPUTS_KEY, Settings, merge, to_run_config, to_settings
@@ -66,7 +66,7 @@ class _AddOutput(argparse.Action):
 
 # Run-level flags whose value is the setting of the same name (the rest: -q, --edges and the finish flags, below).
 RUN_FLAGS = ("input", "confidence", "model", "model_dir", "overwrite", "realtime", "live", "every", "refine", "smooth",
-             "size", "fps", "mirror", "preview", "faces", "subjects")
+             "size", "fps", "mirror", "preview", "faces", "subjects", "h264_crf", "h264_preset")
 FINISH_FLAGS = ("min_island", "fill_holes", "shrink", "grow", "feather")
 
 
@@ -248,6 +248,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=int, metavar="N",
                         help="run the model on every Nth frame and reuse its masks in between (slow machines)")
     parser.add_argument("--overwrite", action="store_const", const=True, help="replace existing outputs")
+    h264 = parser.add_argument_group("H.264 files (.mp4, .mov, colour .mkv)")
+    h264.add_argument("--h264-crf", type=int, metavar="N",
+                      help=f"quality, 0 to {H264_CRF_MAX}: lower is better and larger (default {DEFAULT_H264_CRF}, "
+                           "visually lossless; 20-23 for smaller files)")
+    h264.add_argument("--h264-preset", choices=H264_PRESETS, metavar="PRESET",
+                      help=f"x264's speed, {', '.join(H264_PRESETS)}: the faster ones take less CPU and make "
+                           f"larger files (default {DEFAULT_H264_PRESET})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

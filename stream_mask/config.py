@@ -30,6 +30,35 @@ class Finish:
             if getattr(self, name) < 0:
                 raise StreamMaskError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
 
+# H.264 video files (.mp4, .mov, colour .mkv): x264's quality (crf: lower is better and larger; 16 looks lossless)
+# and speed (preset: faster is larger at the same quality). veryfast, because the slower presets make files no
+# smaller at crf 16 and cost 1.5-2.4x the CPU; superfast costs ~30% less CPU for 1.5-2.4x the size, ultrafast half
+# (2.5x the size): 1080p, `benchmarks/speed.py`'s clip, see the README's Speed section. Streams keep their own
+# low-latency settings (sinks/network.py).
+DEFAULT_H264_CRF = 16
+DEFAULT_H264_PRESET = "veryfast"
+H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+H264_CRF_MAX = 51
+
+
+@dataclass(frozen=True)
+class H264:
+    """How H.264 video files are encoded (x264's crf and preset)."""
+
+    crf: int = DEFAULT_H264_CRF
+    preset: str = DEFAULT_H264_PRESET
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= H264_CRF_MAX:
+            raise StreamMaskError(f"--h264-crf must be between 0 and {H264_CRF_MAX}, got {self.crf}")
+        if self.preset not in H264_PRESETS:
+            raise StreamMaskError(f"unknown --h264-preset {self.preset!r}: use {', '.join(H264_PRESETS)}")
+
+    def options(self) -> dict[str, str]:
+        """libx264's encoder options."""
+        return {"crf": str(self.crf), "preset": self.preset}
+
+
 CONFIDENCE_MIN, CONFIDENCE_MAX = 0.01, 1.0  # the original node's range
 DEFAULT_CONFIDENCE = 0.40
 DEFAULT_MODEL = "multiclass"
@@ -108,14 +137,21 @@ class RunConfig:
     preview_effect: str | None = None
     faces: int = DEFAULT_FACES  # face-landmark parts: at most this many faces (MediaPipe's num_faces)
     subjects: int = ALL_SUBJECTS  # keep the N main people only (subjects.py); 0: everyone ("all")
+    h264_crf: int = DEFAULT_H264_CRF  # H.264 video files' quality (see H264)
+    h264_preset: str = DEFAULT_H264_PRESET  # and their encoding speed
 
     def __post_init__(self) -> None:
         check_model_settings(self.confidence, self.smooth, self.refine, self.every, self.faces)
         check_subjects(self.subjects)
+        self.h264()
         if self.live is False and self.realtime:
             raise StreamMaskError("--realtime plays the input as live: it cannot go with --no-live")
         if not self.outputs and not self.preview:
             raise StreamMaskError("no output: give -o OUTPUT or --preview")
+
+    def h264(self) -> H264:
+        """How this run's H.264 video files are encoded."""
+        return H264(self.h264_crf, self.h264_preset)
 
     def smoothing(self, live: bool) -> float:
         """--smooth's strength for an input that is `live` or not: as given, else on for live inputs (cameras,

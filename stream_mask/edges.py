@@ -20,6 +20,9 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
+_SUM_CHANNELS = np.ones((1, 3), dtype=np.float32)
+
+
 def _fast_guided(p_low: np.ndarray, guide_rgb: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He & Sun's fast guided filter with a colour guide.
 
@@ -33,8 +36,7 @@ def _fast_guided(p_low: np.ndarray, guide_rgb: np.ndarray, radius: int, eps: flo
     """
     height, width = guide_rgb.shape[:2]
     low_h, low_w = p_low.shape
-    guide = guide_rgb.astype(np.float32) * np.float32(1 / 255)
-    small = cv2.resize(guide, (low_w, low_h), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(guide_rgb.astype(np.float32), (low_w, low_h), interpolation=cv2.INTER_AREA) * np.float32(1 / 255)
     r = max(1, radius)
     p = p_low.astype(np.float32, copy=False)
     mean_i = _box(small, r)  # low_h x low_w x 3
@@ -62,11 +64,13 @@ def _fast_guided(p_low: np.ndarray, guide_rgb: np.ndarray, radius: int, eps: flo
     ))
     b = mean_p - (a * mean_i).sum(axis=2)
     coeffs = _box(np.dstack((a, b[:, :, None])), r)
-    coeffs = cv2.resize(coeffs, (width, height), interpolation=cv2.INTER_LINEAR)
-    q = coeffs[:, :, 0] * guide[:, :, 0]  # a contiguous HxW plane
-    q += coeffs[:, :, 3]
-    q += coeffs[:, :, 1] * guide[:, :, 1]
-    q += coeffs[:, :, 2] * guide[:, :, 2]
+    # At full size, q = a . I + b in whole-array OpenCV passes on the uint8 guide (its 1/255 folded into a): strided
+    # numpy on float planes made this step most of the filter's time.
+    size = (width, height)
+    a_full = cv2.resize(np.ascontiguousarray(coeffs[:, :, :3]) * np.float32(1 / 255), size, interpolation=cv2.INTER_LINEAR)
+    b_full = cv2.resize(np.ascontiguousarray(coeffs[:, :, 3]), size, interpolation=cv2.INTER_LINEAR)
+    q = cv2.transform(cv2.multiply(a_full, np.ascontiguousarray(guide_rgb), dtype=cv2.CV_32F), _SUM_CHANNELS)
+    q += b_full
     return np.clip(q, 0.0, 1.0, out=q)
 
 

@@ -20,9 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pooch
-from tqdm import tqdm
-
 from .errors import StreamMaskError
 from .runtime import FACE_LANDMARKER, RUNTIMES, SEGMENTER
 
@@ -119,6 +116,7 @@ class ModelStatus:
 
 def cache_dir() -> Path:
     """The user cache directory for models; read at call time so XDG_CACHE_HOME changes apply."""
+    import pooch  # here, not at the top: --help does not load pooch (0.1 s)
     return Path(pooch.os_cache("stream-mask")).expanduser()
 
 
@@ -144,6 +142,7 @@ def _find(info: ModelInfo, model_dir: str | os.PathLike | None) -> ModelStatus:
 
     The first file found wins even if it is wrong: silently falling through to another
     copy would hide the user's broken file."""
+    import pooch
     for source, d in _search_dirs(model_dir):
         path = d / info.filename
         if path.is_file():
@@ -164,6 +163,7 @@ def _put_hint(info: ModelInfo, model_dir: str | os.PathLike | None) -> str:
 
 
 def _mismatch_error(info: ModelInfo, path: Path) -> StreamMaskError:
+    import pooch
     return StreamMaskError(
         f"model file {path} has sha256 {pooch.file_hash(path, alg='sha256')}, expected {info.sha256} "
         f"for the '{info.name}' model: replace it with {info.url} or remove it"
@@ -197,6 +197,7 @@ def _download_reason(exc: BaseException, url: str) -> str:
 def _announced_download(info: ModelInfo, dest: Path) -> Callable[[str, Any, Any], None]:
     """pooch's download step with a progress bar, announced only once the server has answered: offline,
     the user sees the one-line error and nothing else."""
+    from tqdm import tqdm
 
     def download(url: str, output_file: Any, _pooch: Any) -> None:
         import requests
@@ -222,6 +223,7 @@ def _announced_download(info: ModelInfo, dest: Path) -> Callable[[str, Any, Any]
 def _download(info: ModelInfo, model_dir: str | os.PathLike | None) -> Path:
     """Download into the cache; pooch writes a temp file in the cache dir, checks the
     sha256 and only then moves it into place (it deletes the temp file on any failure)."""
+    import pooch
     import requests
 
     url = _download_url(info)
@@ -272,6 +274,7 @@ def model_suffixes() -> tuple[str, ...]:
 
 
 def _resolve_path(spec: str) -> ResolvedModel:
+    import pooch
     path = Path(spec).expanduser()
     suffixes = model_suffixes()
     looks_like_path = path.suffix in suffixes or "/" in spec or os.sep in spec

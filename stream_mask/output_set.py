@@ -28,7 +28,7 @@ def open_outputs(config: RunConfig, source: SourceInfo, labels: list[str], model
     opened: list[Output] = []
     try:
         for output in outputs:
-            output.open(source, config.overwrite)
+            output.open(source, config.overwrite, config.h264())
             opened.append(output)
         preview = _open_preview(config, labels, model_name, outputs, live) if config.preview else None
     except BaseException:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import edges, effects, masks
-from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, Finish, OutputSpec, check_confidence
+from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, H264, Finish, OutputSpec, check_confidence
 from .errors import StreamMaskError
 from .frames import Frame, SourceInfo
 from .parts import Part
@@ -137,8 +137,8 @@ class Output:
     def confidence(self) -> float:
         return self.live.confidence
 
-    def open(self, source: SourceInfo, overwrite: bool) -> Sink:
-        self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture)
+    def open(self, source: SourceInfo, overwrite: bool, h264: H264 = H264()) -> Sink:
+        self.sink = open_sink(self.spec.path, source, overwrite=overwrite, picture=self.picture, h264=h264)
         return self.sink
 
     def channels(self) -> set[int]:
@@ -176,11 +176,11 @@ class CompositeOutput(Output):
         self._video = _LoopingVideo(self.effect.path) if self.effect.kind == "video" else None
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
-        alpha = matte.astype(np.float32) * np.float32(1 / 255)
+        # The uint8 matte as it is: effects work on it in integers (a 0/255 one is a masked copy, not a blend).
         if self._video is None:
-            return self.effect.apply(rgb, alpha, self.spec.invert)
+            return self.effect.apply(rgb, matte, self.spec.invert)
         layer = effects.cover_resize(next(self._video), rgb.shape[0], rgb.shape[1])
-        return effects.composite(rgb, alpha, layer, self.spec.invert)
+        return effects.composite(rgb, matte, layer, self.spec.invert)
 
     def close(self) -> None:
         if self._video is not None:

@@ -11,15 +11,19 @@ model files (models.py, `stream-mask models`) neither loads MediaPipe nor import
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Sequence
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
 
 from .errors import StreamMaskError
 
 if TYPE_CHECKING:
+    import numpy as np  # annotations only: `stream-mask models` and --help do not load numpy
+
     from .models import ResolvedModel
 
 # What a model file is, which says which runtime opens it (a model's ModelInfo.kind; `--model` is a segmenter).
@@ -56,4 +60,38 @@ def open_runtime(model: ResolvedModel, kind: str, video: bool, **settings: Any) 
     if name is None:
         raise StreamMaskError(f"no runtime opens {model.path} as a {kind.replace('_', ' ')}")
     module, _, cls = name.partition(":")
-    return getattr(importlib.import_module(module), cls)(model.path, video=video, **settings)
+    with _deferred(UNUSED_IMPORTS):
+        runtime = getattr(importlib.import_module(module), cls)
+    return runtime(model.path, video=video, **settings)
+
+
+# `import mediapipe` imports every task and their helpers, among them matplotlib.pyplot (its drawing utilities) and
+# sounddevice (its audio tasks): about 0.25 s of an idle machine's 0.32 s MediaPipe import, used by nothing here.
+UNUSED_IMPORTS = ("matplotlib.pyplot", "sounddevice")
+
+
+class _LazyFinder:
+    """Finds `names` as usual but loads them lazily (importlib.util.LazyLoader): on first attribute use, if ever."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None, target: object = None) -> Any:
+        if name not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+@contextlib.contextmanager
+def _deferred(names: Sequence[str]) -> Iterator[None]:
+    """While inside, modules named `names` that are not imported yet are imported lazily."""
+    finder = _LazyFinder(names)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)

@@ -16,7 +16,7 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import (PART_FIELD, UNRECORDED_FIELDS, Finish, OutputSpec, RunConfig, check_model_settings,
+from .config import (H264, PART_FIELD, UNRECORDED_FIELDS, Finish, OutputSpec, RunConfig, check_model_settings,
                      check_subjects, parse_parts, parse_size, parse_subjects)
 from .errors import StreamMaskError
 
@@ -102,6 +102,7 @@ def _check_limits(settings: Settings, origin: str) -> None:
                                for name in ("confidence", "smooth", "refine", "every", "faces")))
         check_subjects(settings.get("subjects", defaults["subjects"]))
         Finish(**settings.get("finish", {}))
+        H264(settings.get("h264_crf", defaults["h264_crf"]), settings.get("h264_preset", defaults["h264_preset"]))
         for table in settings.get(OUTPUTS_KEY, ()):
             if "path" in table:  # else the command line's -o gives it, and the run checks the output then
                 OutputSpec(**table)

@@ -12,7 +12,10 @@ from stream_mask.effects import (
     Effect,
     composite,
     cover_resize,
+    _blur_plan,
+    _small,
     gaussian_blur,
+    masked_blur,
     overlay,
     parse_effect,
 )
@@ -164,6 +167,59 @@ def test_blur_layer_of_a_uniform_frame_is_the_frame_and_inverted_blur_drops_the_
     alpha[:, :64] = 1.0
     layer = parse_effect("blur:4").background(rgb, alpha, invert=True)
     assert np.abs(layer[:, :64].astype(int) - 200).max() <= 2
+
+
+def scene(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A textured frame (smoothed noise plus a gradient), a 0/255 ellipse (a person) and a soft-edged version."""
+    noise = cv2.GaussianBlur(RNG.integers(0, 256, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    gradient = np.linspace(0, 120, width, dtype=np.float32)[None, :, None]
+    rgb = np.clip(noise * 0.6 + gradient, 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:height, :width]
+    inside = ((xx - width / 2) / (width / 5)) ** 2 + ((yy - height / 2) / (height / 2.5)) ** 2 < 1
+    binary = np.where(inside, np.uint8(255), np.uint8(0))
+    return rgb, binary, cv2.GaussianBlur(binary, (0, 0), 4)
+
+
+def float_masked_blur(rgb: np.ndarray, weight: np.ndarray, strength: float) -> np.ndarray:
+    """The same normalised convolution, all in float32 (the reference for the integer version)."""
+    height, width = rgb.shape[:2]
+    sigma, factor = _blur_plan(height, width, strength)
+    w = weight.astype(np.float32) / 255
+    num = cv2.GaussianBlur(_small(rgb.astype(np.float32) * w[..., None], factor), (0, 0), sigma / factor)
+    den = cv2.GaussianBlur(_small(w, factor), (0, 0), sigma / factor)
+    plain = cv2.GaussianBlur(_small(rgb.astype(np.float32), factor), (0, 0), sigma / factor)
+    out = np.where((den > 1e-3)[..., None], num / np.maximum(den, 1e-3)[..., None], plain)
+    small = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) if factor > 1 else small
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (563, 1001), (90, 160)])
+def test_the_integer_masked_blur_is_within_2_grey_levels_of_float_where_it_is_seen(size):
+    """Where the weight is ~0 (hidden by the composite) both divide by almost nothing and may differ more."""
+    rgb, binary, soft = scene(*size)
+    for matte in (binary, soft):
+        for invert in (False, True):  # the layer outside the person, and inside it (--invert)
+            weight = matte if invert else 255 - matte
+            for strength in (15.0, 4.0):
+                ours = composite(rgb, matte, masked_blur(rgb, weight, strength), invert)
+                reference = composite(rgb, matte, float_masked_blur(rgb, weight, strength), invert)
+                assert np.abs(ours.astype(int) - reference).max() <= 2
+
+
+def test_a_uint8_matte_composites_as_its_float_alpha_does():
+    rgb, binary, soft = scene(120, 200)
+    layer = parse_effect("blur").background(rgb)
+    for invert in (False, True):
+        # 0/255: a masked copy, the same pixels as the float blend (exactly the source or the layer)
+        assert np.array_equal(composite(rgb, binary, layer, invert), composite(rgb, binary / np.float32(255), layer, invert))
+        assert np.array_equal(composite(rgb, soft, layer, invert), composite(rgb, soft / np.float32(255), layer, invert))
+        effect = parse_effect("blur")
+        assert np.array_equal(effect.apply(rgb, binary, invert), effect.apply(rgb, binary / np.float32(255), invert))
+    colour = parse_effect("color:green")
+    out = colour.apply(rgb, binary)
+    assert np.array_equal(out[binary == 255], rgb[binary == 255])
+    assert (out[binary == 0] == (0, 255, 0)).all()
+    assert (colour.background(rgb) == (0, 255, 0)).all()  # the cached layer is not written into
 
 
 def test_overlay_tints_only_inside_the_matte():

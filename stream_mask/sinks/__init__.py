@@ -7,6 +7,7 @@ output is one new module here and one `register_sink` line below; the order of r
 
 from __future__ import annotations
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import SourceInfo
 from ..urls import redact_url, url_scheme
@@ -59,9 +60,10 @@ def names_a_file(spec: str) -> bool:
     return cls is None or cls.sidecar
 
 
-def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: str = "gray") -> Sink:
+def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: str = "gray",
+              h264: H264 = H264()) -> Sink:
     """Open OUTPUT for pictures of kind "gray" (HxW uint8), "rgb" (HxWx3) or "rgba" (HxWx4, straight alpha), with
-    the first registered family that takes it.
+    the first registered family that takes it; H.264 video files are encoded with `h264`'s settings (crf, preset).
 
     A file output's name is claimed for the run (publish.Claim) before it is checked, and never replaces one of
     `source.files`, whatever `overwrite` says."""
@@ -69,7 +71,7 @@ def open_sink(spec: str, source: SourceInfo, overwrite: bool = False, picture: s
         raise ValueError(f"picture must be one of {PICTURES}, not {picture!r}")
     cls = sink_class(spec)
     if cls is not None:
-        return cls.open(spec, source, overwrite, picture)
+        return cls.open(spec, source, overwrite, picture, h264)
     scheme = url_scheme(spec)
     if scheme is not None:
         schemes = ", ".join(f"{name}://" for cls in _SINKS for name in cls.schemes)

@@ -11,6 +11,7 @@ from typing import Any
 import av
 import numpy as np
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import Claim, undone_on_failure
@@ -66,8 +67,9 @@ class Sink:
         return False
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> Sink:
-        """Check `spec` (claiming a file's name) and open it for `picture` pictures."""
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> Sink:
+        """Check `spec` (claiming a file's name) and open it for `picture` pictures; H.264 files are encoded with
+        `h264`'s settings."""
         raise NotImplementedError
 
     def write(self, frame: Frame, picture: np.ndarray) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import (Claim, claim_name, claimed, is_leftover, move_files_in, partial_path, publish_file,
@@ -40,7 +41,7 @@ class ImageSequenceSink(Sink):
         return True  # PNG
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> ImageSequenceSink:
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> ImageSequenceSink:
         """A %d pattern, or a folder of PNGs named like the input images or numbered for a video."""
         path = Path(spec)
         if "%" in path.name:
@@ -126,7 +127,7 @@ class ImageSink(Sink):
         return True  # PNG
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> ImageSink:
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> ImageSink:
         if not source.is_image or (source.frame_count or 0) > 1:
             raise StreamMaskError(f"{spec} holds one image but the input has several: give a folder or a pattern like masks/%05d.png")
         path = Path(spec)

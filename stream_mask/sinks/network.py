@@ -13,6 +13,7 @@ from typing import Any
 import av
 import numpy as np
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import undone_on_failure
@@ -38,7 +39,7 @@ class NetworkSink(EncodingSink):
         return "composite"  # like a virtual camera: a blurred background is what people send
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> NetworkSink:
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> NetworkSink:
         return cls(spec, source, picture)
 
     def __init__(self, url: str, source: SourceInfo, picture: str = "rgb") -> None:

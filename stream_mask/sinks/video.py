@@ -7,15 +7,16 @@ a failed run leaves nothing behind and an existing file is never half-replaced. 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from ..publish import Claim, claimed, partial_path, publish_file, refuse_input
@@ -27,7 +28,7 @@ ALPHA_EXTENSIONS = (".mov", ".webm")  # containers people use for video with tra
 _MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
 _MOV_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"})
 _WEBM_AUDIO = frozenset({"opus", "vorbis"})  # all WebM may hold
-_X264 = {"crf": "16", "preset": "veryfast"}
+_X264 = H264().options()  # the defaults; a run chooses its own (VideoSink.open)
 _VP9 = {"crf": "20", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
 
 
@@ -152,6 +153,7 @@ class EncodingSink(Sink):
         # primaries and transfer describe the RGB values, which pass through untouched: keep the input's (a
         # BT.2020/HLG phone video stays BT.2020/HLG), BT.709 when it has none.
         self._yuv_colour = picture != "gray" and fmt.pix_fmt.startswith("yuv")
+        self._convert = VideoReformatter()  # one swscale context for the output, not one per frame
         if self._yuv_colour:
             context = self._video.codec_context
             context.colorspace = int(Colorspace.ITU709)
@@ -198,11 +200,10 @@ class EncodingSink(Sink):
         # conversion corrupts the alpha of the first 8 pixels of each slice's first row (seen at 321x181 and
         # 320x180 with FFmpeg 8.1/PyAV 18.1; tests/test_sinks.py catches it). One thread costs ~nothing here.
         if self._yuv_colour:
-            video_frame = video_frame.reformat(
-                format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, threads=1,
-            )
+            video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709,
+                                                 dst_color_range=ColorRange.MPEG, threads=1)
         elif video_frame.format.name != self._fmt.pix_fmt:
-            video_frame = video_frame.reformat(format=self._fmt.pix_fmt, threads=1)
+            video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, threads=1)
         video_frame.pts = frame.pts
         video_frame.time_base = frame.time_base
         self._container.mux(self._video.encode(video_frame))
@@ -258,7 +259,7 @@ class VideoSink(EncodingSink):
         return fmt is not None and fmt.codec == "ffv1"
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> VideoSink:
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> VideoSink:
         path = Path(spec)
         suffix = path.suffix.lower()
         if (suffix, picture) not in VIDEO_FORMATS:
@@ -268,7 +269,10 @@ class VideoSink(EncodingSink):
         refuse_input(path, source.files, shown=spec)
         with claimed(path, [path.with_name(path.name + ".json")]) as claim:
             refuse_existing(path, overwrite)
-            return cls(path, source, VIDEO_FORMATS[suffix, picture], picture, claim, overwrite)
+            fmt = VIDEO_FORMATS[suffix, picture]
+            if fmt.codec == "libx264":
+                fmt = replace(fmt, options={**fmt.options, **h264.options()})
+            return cls(path, source, fmt, picture, claim, overwrite)
 
     def __init__(self, path: Path, source: SourceInfo, fmt: VideoFormat, picture: str = "gray",
                  claim: Claim | None = None, overwrite: bool = False) -> None:

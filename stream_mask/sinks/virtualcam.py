@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import H264
 from ..errors import StreamMaskError
 from ..frames import Frame, SourceInfo
 from .base import Sink
@@ -46,7 +47,7 @@ class VirtualCameraSink(Sink):
         return "composite"  # a blurred background: what people send to a call
 
     @classmethod
-    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str) -> VirtualCameraSink:
+    def open(cls, spec: str, source: SourceInfo, overwrite: bool, picture: str, h264: H264 = H264()) -> VirtualCameraSink:
         return cls(spec, source, picture)
 
     def __init__(self, spec: str, source: SourceInfo, picture: str = "rgb") -> None:

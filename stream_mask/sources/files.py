@@ -18,6 +18,7 @@ import av
 import av.filter
 import av.sidedata.sidedata
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import StreamMaskError
 from ..frames import Frame, Source, SourceInfo
@@ -52,6 +53,9 @@ class VideoFileSource(Source):
             self._container.close()
             raise StreamMaskError(f"cannot read {shown}: not a video or image file (FFmpeg reads it as text art)")
         self._video.thread_type = "AUTO"  # frame + slice threads: decoding keeps pace with inference
+        # One YUV -> RGB converter for the whole input: a frame's own (`to_ndarray`) is a new swscale context each
+        # frame, and with it a new pool of slice threads (one per core) started and ended per frame.
+        self._rgb = VideoReformatter()
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
         self._timeout = timeout
@@ -134,7 +138,7 @@ class VideoFileSource(Source):
                     last_pts = pts
                     if index == 0:
                         self._first = frame
-                    yield Frame(frame.to_ndarray(format="rgb24"), index, pts, self.info.time_base,
+                    yield Frame(self._rgb.reformat(frame, format="rgb24").to_ndarray(), index, pts, self.info.time_base,
                                 captured=time.monotonic())
                     index += 1
         except av.error.FFmpegError as error:
