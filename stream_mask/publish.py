@@ -70,10 +70,11 @@ class Claim:
     def __init__(self, target: Path, leftovers: Iterable[Path] = ()) -> None:
         self.target = target
         self.path = target.with_name(claim_name(target))
+        self._names = (target, *leftovers)
         self._fd: int | None = None
         with undone_on_failure(self.release, target):
             self._take()
-            for name in (target, *leftovers):
+            for name in self._names:
                 _clear_leftovers(name)
 
     def _take(self) -> None:
@@ -102,6 +103,9 @@ class Claim:
     def release(self) -> None:
         if self._fd is None:
             return
+        # Once more at the end: a run killed just before this one began may not have been gone yet at the start.
+        for name in self._names:
+            _clear_leftovers(name, keep_own=True)
         fd, self._fd = self._fd, None
         if fcntl is not None:  # unlink while still locked (see _take); Windows cannot unlink an open file
             with contextlib.suppress(OSError):
@@ -130,9 +134,10 @@ def _lock(fd: int) -> bool:
     return True
 
 
-def _clear_leftovers(target: Path) -> None:
-    """Remove the partials of `target` that runs now dead left behind (the caller holds its claim). An old folder
-    moved aside by a run killed half-way through a swap is put back if the new one never arrived."""
+def _clear_leftovers(target: Path, keep_own: bool = False) -> None:
+    """Remove the partials of `target` that runs now dead left behind (the caller holds its claim), and with
+    `keep_own` not this process's. An old folder moved aside by a run killed half-way through a swap is put back if
+    the new one never arrived."""
     folder = target.parent
     try:
         names = os.listdir(folder)
@@ -141,6 +146,8 @@ def _clear_leftovers(target: Path) -> None:
     for name in names:
         match = _LEFTOVER.fullmatch(name)
         if not match or match["name"] != target.name or _alive(int(match["pid"])):
+            continue
+        if keep_own and int(match["pid"]) == os.getpid():
             continue
         leftover = folder / name
         if match["what"] == "replaced" and not os.path.lexists(target):
@@ -160,7 +167,11 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # EPERM: alive, someone else's
         return True
-    return True
+    try:  # Linux: a killed process that nobody has reaped yet (a zombie) still has its pid, but writes nothing
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _remove(path: Path) -> None:
