@@ -16,22 +16,31 @@ corner (0 in the middle, 1 in a corner): the largest and most central person. Th
 shown at once; config.SUBJECT_RELEASE_S after the place came free it becomes the subject. Summing over that time,
 not judging one frame, keeps a frame in which the model misses the main person from handing the place to a bystander.
 
-Following: each subject takes, in the next frame, the region that overlaps its last region most, if their IoU is
-MATCH_IOU or more; failing that (a fast move at a low frame rate), the region whose bounding box holds the centroid
-predicted from the subject's last motion. Once chosen, scores no longer count, so the choice does not jump when
-someone else grows larger for a moment. A subject not seen for config.SUBJECT_RELEASE_S is released and its
-place is chosen again as above; until then its place stays empty (nothing of anyone is kept for
-it: a model that misses the subject for a few frames does not hand the place to someone else).
+Following: each person takes, in the next frame, the region sharing most cells with their last region, if those are
+MATCH_OVERLAP or more of the smaller of the two (a person the model found only a piece of, then all of, is still
+followed); failing that (a fast move at a low frame rate), the region whose bounding box holds the centroid
+predicted from their last motion. Once chosen, scores no longer count, so the choice does not jump when someone
+else grows larger for a moment. A subject not seen for config.SUBJECT_RELEASE_S is released and its place is chosen
+again as above; until then its place stays empty (nothing of anyone else is kept for it: a model that misses the
+subject for a few frames does not hand the place to someone else).
 
-People who touch without two such cores stay one region. When people who were apart come to touch, those of
-comparable size (SPLIT_SHARE) are each the share of the region nearest to where they were, and so told apart; a
-smaller piece joining someone (a limb found apart for a while) is part of them.
+Pieces: the model often finds one person in pieces (a limb, the legs apart from the body). A region nobody continues
+into that shares cells with someone's last region split off them: it is theirs. A region apart from everyone is
+someone new, but a person found on their own for less than FRAGMENT_S (since first seen, or seen again after a
+frame without them) may be a piece of someone: they are not taken out yet, and when they merge back into someone
+they are part of them. So on a clip of one person, `--subjects 1` keeps what `all` keeps.
 
-Applying: the subjects' regions, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask; within
-the box around everything else found (the others, specks), every plane read is multiplied by it and a background
-plane raised to 1 outside it. When nothing else is found (one person alone) the planes pass untouched. So every part
-stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside the subjects' regions, and a
-label map shows the others as background. With no subject chosen ("all") the planes pass untouched.
+People who touch without two such cores stay one region. When people who were apart come to touch, each is the share
+of the region nearest to where they were if that share holds a body core (as a split finds them), and so told
+apart; a share without one is a piece and goes to the others.
+
+Applying: every cell of the grid goes to the nearest person seen in the frame (a subject missed in this frame: their
+last region), specks and pieces included; the cells of the subjects, grown by one grid cell (no pixel of theirs is
+cut off), make a 0/1 mask. Within the box around the others' cells, every plane read is multiplied by it and a
+background plane raised to 1 outside it. When nobody else is seen (one person alone, in pieces or not) the planes
+pass untouched. So every part stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside
+the subjects' regions, and a label map shows the others as background. With no subject chosen ("all") the planes
+pass untouched.
 """
 
 from __future__ import annotations
@@ -53,10 +62,10 @@ MIN_REGION_SHARE = 0.002  # regions smaller than this share of the frame are spe
 # distance from its edge, of at least half the largest core's area; a head or a limb is never that.
 SPLIT_DEPTH = 0.4
 SPLIT_SHARE = 0.5
-# Someone continues into the region that covers this much of their last region, or of itself if smaller (a person the
-# model finds only a piece of, then all of, is still followed)
+# Someone continues into the region sharing most cells with their last region, if those are at least this share of
+# the smaller of the two
 MATCH_OVERLAP = 0.1
-FRAGMENT_S = 0.2  # a region seen on its own for less time than this, then merging back into someone, was a piece of them
+FRAGMENT_S = 0.2  # someone found on their own for less time than this may be a piece of someone else
 PICK_REACH = 0.05  # a click this close to a person (share of the frame's diagonal) picks them
 
 
@@ -238,7 +247,8 @@ class SubjectTracker:
 
     def keep(self, planes: list[np.ndarray], channels: Iterable[int], seconds: float,
              confidence: float) -> list[np.ndarray]:
-        """`planes` with the `channels` read limited to the subjects' regions (a new list); unchanged for "all"."""
+        """`planes` with the `channels` read limited to the cells nearest the subjects (a new list); unchanged for
+        "all" or when nobody else is seen."""
         if self.count == ALL_SUBJECTS and self._picked is None:
             return planes
         plane = planes[self._person.channel]
@@ -356,11 +366,12 @@ class SubjectTracker:
         # Someone found for less than FRAGMENT_S is a piece the model found apart; if all are, the one found longest
         bodies = ([person for person in claimants if person.tracked(seconds) >= FRAGMENT_S]
                   or [max(claimants, key=lambda person: person.tracked(seconds))])
+        core = cores(region) if len(bodies) > 1 else None
         while len(bodies) > 1:
             pieces = shares(region, [person.region for person in bodies])
-            core = cores(region)
             held = [np.count_nonzero(piece.cells & core) if piece is not None else 0 for piece in pieces]
             real = [person for person, cells in zip(bodies, held) if cells and cells >= SPLIT_SHARE * max(held)]
+            real = real or [bodies[int(np.argmax(held))]]
             if len(real) == len(bodies):
                 for person, piece in zip(bodies, pieces):
                     person.follow(piece, seconds)
@@ -395,7 +406,8 @@ class SubjectTracker:
         reach = PICK_REACH * math.hypot(*grid)
         near = sorted((r for r in regions if r.distance(x, y) <= reach), key=lambda r: r.distance(x, y))
         chosen = (inside or near or [None])[0]
-        picked = next((person for person in self.people if where.get(id(person)) is chosen), None)
+        picked = next((person for person in self.people
+                       if chosen is not None and id(person) in where and common(where[id(person)], chosen)), None)
         if picked is not None:
             self.count, self._choosing_since = 1, None
             for person in self.people:
