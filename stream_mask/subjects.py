@@ -34,9 +34,8 @@ People who touch without two such cores stay one region. When people who were ap
 of the region nearest to where they were if that share holds a body core (as a split finds them), and so told
 apart; a share without one is a piece and goes to the others.
 
-Applying: every cell of the grid goes to the nearest person seen in the frame (a subject missed in this frame: their
-last region), specks and pieces included; the cells of the subjects, grown by one grid cell (no pixel of theirs is
-cut off), make a 0/1 mask. Within the box around the others' cells, every plane read is multiplied by it and a
+Applying: every cell of the grid goes to the nearest person seen in the frame, specks and pieces included; the cells
+of the subjects, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask. Within the box around the others' cells, every plane read is multiplied by it and a
 background plane raised to 1 outside it. When nobody else is seen (one person alone, in pieces or not) the planes
 pass untouched. So every part stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside
 the subjects' regions, and a label map shows the others as background. With no subject chosen ("all") the planes
@@ -308,8 +307,7 @@ class SubjectTracker:
                     person.subject = True
                 self._choosing_since = None
             shown = shown + best
-        # A subject missed in this frame keeps their last region: what is found near it is theirs, not someone else's
-        kept = [where.get(id(person), person.region) for person in shown]
+        kept = [where[id(person)] for person in shown if id(person) in where]
         # Someone found for less than FRAGMENT_S (and less than those kept) may be a piece of them: not taken out yet
         known = min([FRAGMENT_S] + [person.tracked(seconds) for person in shown])
         mine = {id(region) for region in kept} | {id(person) for person in shown}
