@@ -27,17 +27,17 @@ subject for a few frames does not hand the place to someone else).
 Pieces: the model often finds one person in pieces (a limb, the legs apart from the body). A region nobody continues
 into that shares cells with someone's last region split off them: it is theirs. A region apart from everyone is
 someone new, but a person found on their own for less than FRAGMENT_S (since first seen, or seen again after a
-frame without them) may be a piece of someone: they are not taken out yet, and when they merge back into someone
-they are part of them. So on a clip of one person, `--subjects 1` keeps what `all` keeps.
+frame without them) may be a piece of someone: unless the subjects are as new, they are not taken out yet (their
+cells go to the nearest person), and when they merge back into someone they are part of them. So on a clip of one person, `--subjects 1` keeps what `all` keeps.
 
 People who touch without two such cores stay one region. When people who were apart come to touch, each is the share
 of the region nearest to where they were if that share holds a body core (as a split finds them), and so told
 apart; a share without one is a piece and goes to the others.
 
 Applying: every cell of the grid goes to the nearest person seen in the frame, specks and pieces included; the cells
-of the subjects, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask. Within the box around the others' cells, every plane read is multiplied by it and a
-background plane raised to 1 outside it. When nobody else is seen (one person alone, in pieces or not) the planes
-pass untouched. So every part stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside
+of the subjects, grown by one grid cell (no pixel of theirs is cut off), make a 0/1 mask. Within the box around the
+others' cells, every plane read is multiplied by it and a background plane raised to 1 outside it. When nobody else
+is seen (one person alone, in pieces or not) the planes pass untouched. So every part stays a part (hair is the subjects' hair), face-landmark parts keep the faces inside
 the subjects' regions, and a label map shows the others as background. With no subject chosen ("all") the planes
 pass untouched.
 """
