@@ -11,8 +11,8 @@ own flicker is printed beside it, since a moving person flips pixels too. `--gol
 still portrait against its golden segmentation. `--table` scores every annotated clip (davis_parkour and
 those of benchmarks/make_clips.py, made in `--clips` unless there already) with the option sets of the
 README's Quality tables. `--subjects` scores `--subjects all` against `--subjects 1`, plain and with `--refine
---smooth`, on the `bystanders` clip (only the runner annotated) and on davis_parkour (one person: 1 must not
-lose him). Examples:
+--smooth`, on every annotated clip: `bystanders` (only the runner annotated: 1 must gain), davis_parkour and
+spin (one person: 1 must change nothing), apart and pan (two and three people, all annotated). Examples:
 
     python benchmarks/quality.py
     python benchmarks/quality.py -- --refine --smooth 0.6
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--label", default="", help="a name for this option set in the printed line")
     parser.add_argument("--table", action="store_true", help="every annotated clip with the README's option sets")
     parser.add_argument("--subjects", action="store_true",
-                        help="--subjects all vs 1, plain and with --refine --smooth, on bystanders and davis_parkour")
+                        help="--subjects all vs 1, plain and with --refine --smooth, on every annotated clip")
     parser.add_argument("--clips", type=Path, default=Path(tempfile.gettempdir()) / "stream_mask_clips",
                         help="where --table makes (or finds) the clips of benchmarks/make_clips.py")
     parser.add_argument("options", nargs="*", help="stream-mask run options, after --")
@@ -158,7 +158,7 @@ def main() -> None:
         return
     if args.subjects:
         clips = made_clips(args.clips)
-        table({name: clips[name] for name in ("bystanders", "parkour")},
+        table({name: clips[name] for name in ("bystanders", "parkour", "spin", "apart", "pan")},
               [[*options, "--subjects", count] for options in SUBJECT_OPTIONS for count in ("all", "1")], args.model_dir)
         return
 
