@@ -181,8 +181,10 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
     batch = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     deadline = time.monotonic() + 300
-    while not list(out.glob("*.mkv.json")) and time.monotonic() < deadline and batch.poll() is None:
-        time.sleep(0.02)
+    # Kill once a file is done and another is being written (between two files there may be no partial).
+    while not (list(out.glob("*.mkv.json")) and list(out.glob(".*.partial"))) and time.monotonic() < deadline \
+            and batch.poll() is None:
+        time.sleep(0.01)
     os.killpg(batch.pid, signal.SIGKILL)  # the batch and its workers, mid-file
     batch.communicate()
     finished = {path.name: path.stat().st_mtime_ns for path in out.glob("*.mkv") if
