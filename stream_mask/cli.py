@@ -12,7 +12,7 @@ from .config import (CONFIDENCE_MAX, CONFIDENCE_MIN, CORES_PER_RUN, DEFAULT_CONF
                      SUBJECT_RELEASE_S, RunConfig, default_workers, parse_parts, parse_size, parse_subjects)
 from .errors import StreamMaskError
 from .models import format_model_table, model_statuses
-from .settings import OUTPUTS_KEY, Settings, merge, to_run_config, to_settings
+from .settings import OUTPUTS_KEY, Settings, check_input, merge, to_run_config, to_settings
 from .stops import StopRequest
 
 EXAMPLES = """examples:
@@ -104,6 +104,10 @@ def configured_settings(args: argparse.Namespace) -> tuple[Settings, Settings]:
 def resolved_settings(args: argparse.Namespace) -> Settings:
     """The run's settings: the config file's (--config), with the command line's on top, key by key."""
     settings, every_output = configured_settings(args)
+    if "input" not in settings:  # before the window: what the user must hear first
+        if not args.config:
+            raise _UsageError("the following arguments are required: input (or --config with `input = ...`)")
+        check_input(settings)
     if not settings.get(OUTPUTS_KEY) and every_output:  # no output at all: they choose what the preview shows
         unknown = sorted(set(every_output) - {"parts", "effect"})
         if unknown:

@@ -127,11 +127,16 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any], every_output: Mappin
     return merged
 
 
+def check_input(settings: Mapping[str, Any]) -> None:
+    """A run needs an input, from the command line or the config."""
+    if "input" not in settings:
+        raise StreamMaskError("no input: give INPUT on the command line or `input = ...` in the config")
+
+
 def to_run_config(settings: Mapping[str, Any], origin: str = "the settings") -> RunConfig:
     """The run `settings` describe (checked ones: see `checked`); what they leave out takes its default.
     `{stem}`, `{name}` and `{parent}` in an output path become the input's (see expand_path)."""
-    if "input" not in settings:
-        raise StreamMaskError("no input: give INPUT on the command line or `input = ...` in the config")
+    check_input(settings)
     values = {key: value for key, value in settings.items() if key in RUN_KEYS}
     values["finish"] = Finish(**settings.get("finish", {}))
     outputs = []
