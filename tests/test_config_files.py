@@ -254,6 +254,10 @@ def test_an_input_is_needed_from_the_command_line_or_the_file(tmp_path):
     result = run_cli("run", "--config", "fast", "-o", "m.mkv", cwd=tmp_path)
     assert result.returncode == 1 and result.stderr == (
         "stream-mask: error: no input: give INPUT on the command line or `input = ...` in the config\n")
+    result = run_cli("run", "--config", "fast", cwd=tmp_path, env={"DISPLAY": ""})  # no -o: the input first
+    assert result.returncode == 1 and result.stderr.startswith("stream-mask: error: no input: ")
+    result = run_cli("run", cwd=tmp_path, env={"DISPLAY": ""})  # nothing at all: a usage error, as before
+    assert result.returncode == 2 and "the following arguments are required: input" in result.stderr
     result = run_cli("run", "camera:0", "--config", "video-to-mattes", cwd=tmp_path)
     assert result.returncode == 1 and "need one input file, not 'camera:0'" in result.stderr
 
