@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from .config import CORES_PER_RUN, VIDEO_EXTENSIONS, WORKER_RETRIES, RunConfig
 from .errors import StreamMaskError
-from .publish import partial_path, publish_file
+from .publish import partial_path, publish_file, tidy
 from .settings import OUTPUTS_KEY, to_settings
 from .sidecar import file_identity, sidecar_path
 from .stops import StopRequest
@@ -141,6 +141,8 @@ def process_file(config: RunConfig, models: KeptModels, stop: StopRequest,
                          choice.model.sha256, config.input) for spec, parts in planned]
         paths = tuple(spec.path for spec, _ in planned)
         if all(done) and not config.overwrite:
+            for path in paths:  # a batch killed just after publishing one may have left its claim
+                tidy(Path(path), [sidecar_path(path)])
             return FileResult(config.input, "skipped", paths)
         for path in paths:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

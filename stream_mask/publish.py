@@ -193,6 +193,13 @@ def claimed(target: Path, leftovers: Iterable[Path] = ()) -> Iterator[Claim]:
         raise
 
 
+def tidy(target: Path, leftovers: Iterable[Path] = ()) -> None:
+    """Clear what killed runs left beside a finished `target` (their claim, partials), unless a live run holds it:
+    for a run that takes the output as done and so never claims it (a resumed batch)."""
+    with contextlib.suppress(StreamMaskError):  # a live run holds the claim: what is there is its own
+        Claim(target, leftovers).release()
+
+
 def refuse_input(target: Path, inputs: Iterable[str], levels: int | None = 0, shown: str | None = None) -> None:
     """Refuse an output that would replace an input file: `target` is that file however it is spelt (links
     included), or a folder holding it: directly (`levels` 1, a pattern's folder) or at any depth (None, a

@@ -205,6 +205,22 @@ def test_sigkill_mid_batch_then_resume_finishes_the_rest(tmp_path: Path) -> None
     assert all(packets(out / f"parkour{index}.mkv") == first for index in range(1, 6))
 
 
+def test_a_resume_clears_what_a_killed_batch_left_beside_a_finished_output(tmp_path: Path) -> None:
+    """A batch killed between publishing an output and releasing its claim leaves the claim (and perhaps a partial
+    of its sidecar) beside a finished output; the resume takes the output as done, and clears them."""
+    command, out = parkour_batch(tmp_path, 1)
+    subprocess.run(command, env=cli_env(), check=True, capture_output=True, timeout=600)
+    done = out / "parkour0.mkv"
+    mtime = done.stat().st_mtime_ns
+    dead = 4194304 + 1  # above Linux's highest pid: no process has it
+    (out / ".parkour0.mkv.claim").write_text(f"{dead}\n")  # a claim no process holds a lock on any more
+    (out / f".parkour0.mkv.json.{dead}.partial").write_text("{")
+    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "0 done, 1 skipped, 0 failed" in result.stdout, result.stdout + result.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["parkour0.mkv", "parkour0.mkv.json"]
+    assert done.stat().st_mtime_ns == mtime
+
+
 def test_sigterm_mid_batch_discards_the_files_in_progress_and_says_what_is_left(tmp_path: Path) -> None:
     command, out = parkour_batch(tmp_path, 4, "--workers", "2")
     batch = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
