@@ -146,8 +146,9 @@ def print_config(args: argparse.Namespace) -> str:
         if table["parts"] is None and model is not None:
             table["parts"] = list(default_parts(model.labels))
     notes = [f"stream-mask {__version__}: the settings of this run; `stream-mask run --config FILE.toml` runs it."]
-    if args.config and config_files.description(args.config):
-        notes.append(f"From preset {args.config}: {config_files.description(args.config)}")
+    description = config_files.description(args.config) if args.config else None
+    if description:
+        notes.append(f"From preset {args.config}: {description}")
     if config.smooth is None:
         notes.append(f"smooth: not set, so {DEFAULT_SMOOTHING:g} for live inputs (cameras, streams, --realtime) "
                      "and 0 (off) for files.")

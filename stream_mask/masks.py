@@ -170,8 +170,9 @@ BLOB_SIDE = 320  # people are found as blobs at most this many pixels wide (a 72
 
 def shrunk(region: np.ndarray, side: int = BLOB_SIDE) -> np.ndarray:
     """The True pixels of `region` on a grid at most `side` cells wide or high, as uint8 0/1: a cell is set when
-    any of its pixels is (thin limbs still join their body, and every set pixel lies in a set cell)."""
-    small = region.astype(np.uint8)
+    any of its pixels is (thin limbs still join their body, and every set pixel lies in a set cell). `region`: bool,
+    or uint8 with anything but 0 set (a mask of `above`)."""
+    small = (region != 0).view(np.uint8)
     scale = min(1.0, side / max(region.shape))
     if scale < 1.0:
         size = (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))

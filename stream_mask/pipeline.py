@@ -86,7 +86,7 @@ class KeptModels:
     def masker(self, config: RunConfig, choice: ModelChoice, live: bool) -> VideoMasker:
         """The open masker `VideoMasker.for_run` would give for this run."""
         key = (choice, config.confidence, smoothing(config.smooth, live), config.refine, config.every,
-               config.finish, config.faces)
+               config.finish, config.faces, config.subjects)
         if self._masker is not None and key == self._key:
             self._masker.restart()
             return self._masker

@@ -215,7 +215,8 @@ class Refiner(Closing):
         return self._segmenter.calls
 
     def _crops(self, planes: list[np.ndarray]) -> list[masks.Box]:
-        return masks.person_boxes(self._person.confidence(planes) > self.confidence, self._pad)
+        person = masks.above(planes[self._person.channel], self.confidence, self._person.inverted)
+        return masks.person_boxes(person, self._pad)
 
     def refine(self, rgb: np.ndarray, planes: list[np.ndarray], timestamp_ms: int = 0) -> list[np.ndarray]:
         """Planes with the crops around the people replaced by the model's pass on each crop.

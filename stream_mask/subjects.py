@@ -91,7 +91,7 @@ class Region:
 
 
 def find_regions(person: np.ndarray) -> tuple[list[Region], np.ndarray]:
-    """The person regions of a boolean person mask, and the grid they were found on (uint8, 1 on every blob,
+    """The person regions of a person mask (bool, or a 0/255 mask of masks.above), and the grid they were found on (uint8, 1 on every blob,
     specks included)."""
     grid = masks.shrunk(person)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(grid, connectivity=8)
@@ -251,7 +251,7 @@ class SubjectTracker:
         if self.count == ALL_SUBJECTS and self._picked is None:
             return planes
         plane = planes[self._person.channel]
-        regions, grid = find_regions(plane < 1.0 - confidence if self._person.inverted else plane > confidence)
+        regions, grid = find_regions(masks.above(plane, confidence, self._person.inverted))
         if grid.shape != self._grid:  # a new picture size: choose again
             self._forget()
             self._grid = grid.shape
