@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -94,28 +95,51 @@ class Effect:
             return masked_blur(rgb, shown, self.strength)
         if self.kind == "desaturate":
             return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        return self._fixed_layer(height, width)
+
+    def _fixed_layer(self, height: int, width: int, convert: Callable[[np.ndarray], np.ndarray] | None = None,
+                     ) -> np.ndarray:
+        """The same layer every frame ('color', 'image'), made once per size: RGB, or `convert`ed (to I420)."""
+        key = (height, width, convert is not None)
+        layer = self._cache.get(key)
+        if layer is not None:
+            return layer
         if self.kind == "color":
-            layer = self._cache.get((height, width))
-            if layer is None:
-                layer = np.empty((height, width, 3), dtype=np.uint8)
-                layer[:] = self.colour
-                self._cache = {(height, width): layer}
-            return layer
-        if self.kind == "image":
-            layer = self._cache.get((height, width))
-            if layer is None:
-                if self.image is None:
-                    raise StreamMaskError(f"the image background {self.path!r} is read by the caller, not here")
-                layer = cover_resize(self.image, height, width)
-                self._cache = {(height, width): layer}
-            return layer
-        if self.kind == "video":
+            layer = np.empty((height, width, 3), dtype=np.uint8)
+            layer[:] = self.colour
+        elif self.kind == "image":
+            if self.image is None:
+                raise StreamMaskError(f"the image background {self.path!r} is read by the caller, not here")
+            layer = cover_resize(self.image, height, width)
+        elif self.kind == "video":
             raise StreamMaskError(f"the video background {self.path!r} is decoded by the pipeline, not here")
-        raise StreamMaskError(f"unknown effect kind {self.kind!r}; valid forms: {EFFECT_FORMS}")
+        else:
+            raise StreamMaskError(f"unknown effect kind {self.kind!r}; valid forms: {EFFECT_FORMS}")
+        layer = convert(layer) if convert is not None else layer
+        self._cache = {key: layer}
+        return layer
 
     def apply(self, rgb: np.ndarray, alpha: np.ndarray, invert: bool = False) -> np.ndarray:
         """The finished frame: this effect outside the selected parts (inside them with `invert`)."""
         return composite(rgb, alpha, self.background(rgb, alpha, invert), invert)
+
+    def background_i420(self, i420: np.ndarray, alpha: np.ndarray, invert: bool,
+                        convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`background` drawn in a frame's own YUV (frames.I420 data), a new array for `composite_i420`. A blur or desaturation
+        is made from the frame's YUV itself (both are linear, so it is the same layer without a colour conversion);
+        an RGB layer (a colour, an image) is converted once by `convert`, into the output's YUV."""
+        height, width = i420_size(i420)
+        if self.kind == "blur":
+            matte = as_matte(alpha)
+            shown = matte if invert else cv2.bitwise_not(matte)
+            weights = (shown, *(2 * [half_size(shown)]))
+            return join_i420([masked_blur(plane, weight, self.strength)  # sigma scales with each plane's height
+                              for plane, weight in zip(i420_planes(i420), weights)])
+        if self.kind == "desaturate":
+            layer = i420.copy()
+            layer[height:] = 128  # no colour: the frame's own luma
+            return layer
+        return self._fixed_layer(height, width, convert).copy()  # drawn into by composite_i420
 
 
 def as_matte(alpha: np.ndarray) -> np.ndarray:
@@ -230,12 +254,14 @@ def masked_blur(rgb: np.ndarray, weight: np.ndarray, strength: float = DEFAULT_B
     if is_binary(w):
         premultiplied, unit = cv2.bitwise_and(rgb, rgb, mask=w), 1.0
     else:
-        premultiplied, unit = cv2.multiply(rgb, cv2.merge((w, w, w)), dtype=cv2.CV_16U), 1 / 255
+        weights = cv2.merge([w] * rgb.shape[2]) if rgb.ndim == 3 else w
+        premultiplied, unit = cv2.multiply(rgb, weights, dtype=cv2.CV_16U), 1 / 255
     num = cv2.GaussianBlur(_small(premultiplied, factor).astype(np.float32), (0, 0), sigma / factor)
     den = cv2.GaussianBlur(_small(w, factor).astype(np.float32), (0, 0), sigma / factor)
     den *= np.float32(1 / 255)
     valid = den > _EPS
-    out = num / (np.maximum(den, _EPS) * np.float32(1 / unit))[..., None]
+    scale = np.maximum(den, _EPS) * np.float32(1 / unit)
+    out = num / (scale[..., None] if num.ndim == 3 else scale)
     if not valid.all():
         plain = cv2.GaussianBlur(_small(rgb, factor).astype(np.float32), (0, 0), sigma / factor)
         out[~valid] = plain[~valid]
@@ -251,16 +277,62 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, layer: np.ndarray, invert: boo
     """
     if alpha.shape != rgb.shape[:2] or layer.shape != rgb.shape:
         raise StreamMaskError(f"composite: frame {rgb.shape}, matte {alpha.shape} and layer {layer.shape} differ in size")
+    out = np.empty_like(layer)  # not into the layer: it may be a cached colour or image
+    _draw(rgb, alpha, layer, invert, out)
+    return out
+
+
+def _draw(rgb: np.ndarray, alpha: np.ndarray, layer: np.ndarray, invert: bool, out: np.ndarray) -> None:
+    """`composite` into `out`, which may be `layer` itself (each pixel is read before it is written)."""
+    rgb = np.ascontiguousarray(rgb)
     if alpha.dtype == np.uint8 and is_binary(alpha):
-        out = np.array(layer)  # a copy: the layer may be a cached colour or image
-        cv2.copyTo(np.ascontiguousarray(rgb), cv2.bitwise_not(alpha) if invert else alpha, out)
-        return out
+        if out is not layer:
+            out[:] = layer
+        cv2.copyTo(rgb, cv2.bitwise_not(alpha) if invert else alpha, out)
+        return
     a = np.ascontiguousarray(alpha, dtype=np.float32)
     if alpha.dtype == np.uint8:
         a *= np.float32(1 / 255)
     rest = 1.0 - a
     source_weight, layer_weight = (rest, a) if invert else (a, rest)
-    return cv2.blendLinear(np.ascontiguousarray(rgb), np.ascontiguousarray(layer), source_weight, layer_weight)
+    cv2.blendLinear(rgb, np.ascontiguousarray(layer), source_weight, layer_weight, dst=out)
+
+
+def i420_size(i420: np.ndarray) -> tuple[int, int]:
+    """height, width of the picture in I420 data ((H*3/2) x W)."""
+    return i420.shape[0] * 2 // 3, i420.shape[1]
+
+
+def i420_planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y (HxW), U and V (H/2 x W/2) planes of I420 data."""
+    height, width = i420_size(i420)
+    chroma = i420[height:].reshape(2, height // 2, width // 2)
+    return i420[:height], chroma[0], chroma[1]
+
+
+def join_i420(planes: list[np.ndarray]) -> np.ndarray:
+    """I420 data of Y, U and V planes."""
+    height, width = planes[0].shape
+    out = np.empty((height * 3 // 2, width), dtype=np.uint8)
+    for view, plane in zip(i420_planes(out), planes):
+        view[:] = plane
+    return out
+
+
+def half_size(matte: np.ndarray) -> np.ndarray:
+    """A matte at the chroma planes' size: each value the mean of its 2x2 block (an edge's blocks are blended)."""
+    height, width = matte.shape[:2]
+    return cv2.resize(matte, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+
+
+def composite_i420(i420: np.ndarray, alpha: np.ndarray, layer: np.ndarray, invert: bool = False) -> np.ndarray:
+    """`composite` of I420 data, drawn into `layer` (a new one each frame: `Effect.background_i420`) and returned:
+    the frame's own YUV pixels where the matte holds; the chroma planes take the matte at their size (`half_size`)."""
+    matte = as_matte(alpha)
+    mattes = (matte, *(2 * [half_size(matte)]))
+    for plane, weight, layer_plane in zip(i420_planes(i420), mattes, i420_planes(layer)):
+        _draw(plane, weight, layer_plane, invert, out=layer_plane)
+    return layer
 
 
 def overlay(

@@ -23,6 +23,9 @@ class Frame:
     time_base: Fraction
     name: str = ""  # stem of the image file, for image sources
     captured: float = 0.0  # time.monotonic() when read from the device / decoded / released by pacing
+    # The decoded picture itself, as I420 ((H*3/2) x W uint8: Y, then U and V at half size), when it is in the
+    # source's `yuv_matrix` (8-bit 4:2:0, limited range, even size): composites draw in it (outputs.CompositeOutput).
+    yuv: np.ndarray | None = None
 
     @property
     def seconds(self) -> float:
@@ -52,12 +55,36 @@ class SourceInfo:
     color_trc: int = 0
     colorspace: int = 0
     color_range: int = 0
+    # The YUV matrix (an FFmpeg AVColorSpace tag) of colour outputs encoded as 4:2:0 YUV: the one the source's
+    # 4:2:0 frames were decoded to RGB with (YUV_MATRICES), so that a composite can keep their own YUV pixels
+    # (Frame.yuv) where the person is; 0 when the source is not such a video: outputs convert with BT.709.
+    yuv_matrix: int = 0
     # Frames arrive in real time (camera, network stream, paced file): drop stale frames rather than queue them.
     live: bool = False
     # A human line on what a camera actually gave, e.g. "camera:0 gave 1280x720 at 30 fps (asked 1920x1080 at 60)".
     report: str = ""
     # The input's files on disk (a video file, the images of a folder or glob): no output may replace them.
     files: tuple[str, ...] = ()
+
+
+# The YUV matrices whose 4:2:0 frames a source passes on as they are (Frame.yuv), with swscale's name for each
+# (av.video.reformatter.Colorspace): BT.709, and BT.601 (tagged BT470BG or SMPTE170M, or untagged: what swscale,
+# and so our decoding to RGB, takes an untagged video for).
+YUV_MATRICES = {1: "ITU709", 5: "ITU601", 6: "ITU601"}
+UNTAGGED_MATRIX = 6  # an untagged video's frames are decoded as BT.601 (SMPTE170M): its outputs say so
+
+
+@dataclass(frozen=True)
+class I420:
+    """A picture drawn in a colour output's own 4:2:0 YUV (SourceInfo.yuv_matrix, limited range): the sink encodes
+    it as it is. `data` is (H*3/2) x W uint8, FFmpeg's yuv420p layout: Y, then U, then V (each H/2 x W/2)."""
+
+    data: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """width, height of the picture"""
+        return self.data.shape[1], self.data.shape[0] * 2 // 3
 
 
 class Source:

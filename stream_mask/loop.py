@@ -241,7 +241,7 @@ class _Writer:
                     self._sink.write_audio(item)
                 else:
                     frame, matte = item
-                    self._sink.write(frame, self._output.render(frame.rgb, matte))
+                    self._sink.write(frame, self._output.draw(frame, matte))
                     self.latencies.append(time.monotonic() - frame.captured)
         except (OSError, av.error.FFmpegError) as error:  # a full disk, a vanished folder: one line, not a traceback
             self._fail(StreamMaskError(f"cannot write {self._sink.path}: {reason(error)}"))

@@ -15,7 +15,7 @@ import numpy as np
 from . import edges, effects, masks
 from .config import CONFIDENCE_MAX, CONFIDENCE_MIN, H264, Finish, OutputSpec, check_confidence
 from .errors import StreamMaskError
-from .frames import Frame, SourceInfo
+from .frames import Frame, I420, SourceInfo
 from .parts import Part
 from .sinks import Sink, lossless, open_sink
 from .sources.files import VideoFileSource
@@ -152,6 +152,10 @@ class Output:
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return matte
 
+    def draw(self, frame: Frame, matte: np.ndarray) -> np.ndarray | I420:
+        """What the sink encodes for this frame: `render`'s picture (a composite may draw in the frame's own YUV)."""
+        return self.render(frame.rgb, matte)
+
     def close(self) -> None:
         """Release what rendering holds open (a background video)."""
 
@@ -181,6 +185,18 @@ class CompositeOutput(Output):
             return self.effect.apply(rgb, matte, self.spec.invert)
         layer = effects.cover_resize(next(self._video), rgb.shape[0], rgb.shape[1])
         return effects.composite(rgb, matte, layer, self.spec.invert)
+
+    def draw(self, frame: Frame, matte: np.ndarray) -> np.ndarray | I420:
+        """In the frame's own YUV when the sink encodes that (frames.I420): the person's pixels are the input's,
+        untouched by two colour conversions, and the RGB -> YUV conversion of every frame is saved."""
+        if frame.yuv is None or not self.sink.takes_i420:
+            return self.render(frame.rgb, matte)
+        if self._video is None:
+            layer = self.effect.background_i420(frame.yuv, matte, self.spec.invert, self.sink.to_i420)
+        else:
+            height, width = frame.rgb.shape[:2]
+            layer = self.sink.to_i420(effects.cover_resize(next(self._video), height, width))
+        return I420(effects.composite_i420(frame.yuv, matte, layer, self.spec.invert))
 
     def close(self) -> None:
         if self._video is not None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import H264
 from ..errors import StreamMaskError
-from ..frames import Frame, SourceInfo
+from ..frames import Frame, I420, SourceInfo
 from ..publish import Claim, undone_on_failure
 from ..sidecar import write_sidecar
 from ..urls import url_scheme
@@ -40,6 +40,7 @@ class Sink:
     # that output only, and the others (a recording beside the stream) go on and are published.
     optional = False
     size: tuple[int, int] | None = None  # width, height every picture must have; None: any (image folders)
+    takes_i420 = False  # write() also takes frames.I420 pictures: drawn in this output's own YUV (see to_i420)
     what = "the output"  # for that error: "the video", "the virtual camera"
     size_hint = ""  # what to do about a picture of another size
 
@@ -72,7 +73,11 @@ class Sink:
         `h264`'s settings."""
         raise NotImplementedError
 
-    def write(self, frame: Frame, picture: np.ndarray) -> None:
+    def write(self, frame: Frame, picture: np.ndarray | I420) -> None:
+        raise NotImplementedError
+
+    def to_i420(self, rgb: np.ndarray) -> np.ndarray:
+        """An RGB picture in this output's YUV, as I420 data (sinks that take I420 pictures)."""
         raise NotImplementedError
 
     def write_audio(self, packet: av.Packet) -> None:

@@ -18,7 +18,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspac
 
 from ..config import H264
 from ..errors import StreamMaskError
-from ..frames import Frame, SourceInfo
+from ..frames import YUV_MATRICES, Frame, I420, SourceInfo
 from ..publish import Claim, claimed, partial_path, publish_file, refuse_input
 from .base import Sink, check_parent, refuse_existing, release
 
@@ -148,15 +148,21 @@ class EncodingSink(Sink):
         self._video.options = dict(fmt.options)
         if fmt.codec == "ffv1":
             self._video.options["slices"] = _ffv1_slices(fmt.pix_fmt, self._video.width, self._video.height)
-        # Colour into YUV: convert with the BT.709 matrix into limited range and tag it so (what players assume
-        # for HD anyway): the matrix and range describe our own RGB -> YUV step, whatever the input used. The
-        # primaries and transfer describe the RGB values, which pass through untouched: keep the input's (a
-        # BT.2020/HLG phone video stays BT.2020/HLG), BT.709 when it has none.
+        # Colour into YUV: limited range, in the matrix the input's own 4:2:0 frames were decoded with (so that a
+        # composite keeps their YUV pixels where the person is: frames.I420), else BT.709 (what players assume for
+        # HD anyway), tagged so: the matrix and range describe the RGB -> YUV step. The primaries and transfer
+        # describe the RGB values, which pass through untouched: keep the input's (a BT.2020/HLG phone video stays
+        # BT.2020/HLG), BT.709 when it has none.
         self._yuv_colour = picture != "gray" and fmt.pix_fmt.startswith("yuv")
         self._convert = VideoReformatter()  # one swscale context for the output, not one per frame
+        matrix = source.yuv_matrix or int(Colorspace.ITU709)
+        self._matrix = Colorspace[YUV_MATRICES[matrix]]
+        # Pictures already in this YUV (I420) go to the encoder as they are: a 4:2:0 encoder, unpadded.
+        self.takes_i420 = self._yuv_colour and fmt.pix_fmt == "yuv420p" and self.size == (self._video.width,
+                                                                                         self._video.height)
         if self._yuv_colour:
             context = self._video.codec_context
-            context.colorspace = int(Colorspace.ITU709)
+            context.colorspace = matrix
             context.color_primaries = _specified(source.color_primaries, int(ColorPrimaries.BT709))
             context.color_trc = _specified(source.color_trc, int(ColorTrc.BT709))
             context.color_range = int(ColorRange.MPEG)
@@ -189,7 +195,24 @@ class EncodingSink(Sink):
             rate=rate,
         )
 
-    def write(self, frame: Frame, picture: np.ndarray) -> None:
+    def to_i420(self, rgb: np.ndarray) -> np.ndarray:
+        """An RGB picture in this output's YUV (frames.I420's layout), converted as `write` converts one."""
+        return self._to_yuv(av.VideoFrame.from_numpy_buffer(_rows_contiguous(rgb), format="rgb24")).to_ndarray()
+
+    def _to_yuv(self, video_frame: av.VideoFrame) -> av.VideoFrame:
+        # On one thread: swscale's sliced (threaded) RGBA -> YUVA conversion corrupts the alpha of the first 8
+        # pixels of each slice's first row (seen at 321x181 and 320x180 with FFmpeg 8.1/PyAV 18.1;
+        # tests/test_sinks.py catches it). One thread costs ~nothing here.
+        return self._convert.reformat(video_frame, format=self._fmt.pix_fmt, dst_colorspace=self._matrix,
+                                      dst_color_range=ColorRange.MPEG, threads=1)
+
+    def write(self, frame: Frame, picture: np.ndarray | I420) -> None:
+        if isinstance(picture, I420):
+            if not self.takes_i420 or picture.size != self.size:
+                raise StreamMaskError(f"frame {frame.index}: {self.path} takes {self.picture} pictures, not I420 "
+                                      f"{picture.size[0]}x{picture.size[1]}")
+            self._encode(frame, av.VideoFrame.from_numpy_buffer(picture.data, format="yuv420p"))
+            return
         self._check_picture(frame, picture)
         pad_h = self._video.height - picture.shape[0]
         pad_w = self._video.width - picture.shape[1]
@@ -198,14 +221,13 @@ class EncodingSink(Sink):
         # A frame over the picture's own memory: from_ndarray copies it twice (tobytes, then row by row), 9 ms of a
         # 1080p RGB frame's CPU for nothing. The encoders copy what they keep before encode() returns.
         video_frame = av.VideoFrame.from_numpy_buffer(_rows_contiguous(picture), format=_NDARRAY_FORMATS[self.picture])
-        # Convert here rather than let the encoder do it, on one thread: swscale's sliced (threaded) RGBA -> YUVA
-        # conversion corrupts the alpha of the first 8 pixels of each slice's first row (seen at 321x181 and
-        # 320x180 with FFmpeg 8.1/PyAV 18.1; tests/test_sinks.py catches it). One thread costs ~nothing here.
-        if self._yuv_colour:
-            video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, dst_colorspace=Colorspace.ITU709,
-                                                 dst_color_range=ColorRange.MPEG, threads=1)
+        if self._yuv_colour:  # converted here rather than by the encoder: our matrix, and one thread (_to_yuv)
+            video_frame = self._to_yuv(video_frame)
         elif video_frame.format.name != self._fmt.pix_fmt:
             video_frame = self._convert.reformat(video_frame, format=self._fmt.pix_fmt, threads=1)
+        self._encode(frame, video_frame)
+
+    def _encode(self, frame: Frame, video_frame: av.VideoFrame) -> None:
         video_frame.pts = frame.pts
         video_frame.time_base = frame.time_base
         self._container.mux(self._video.encode(video_frame))

@@ -21,7 +21,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..errors import StreamMaskError
-from ..frames import Frame, Source, SourceInfo
+from ..frames import UNTAGGED_MATRIX, YUV_MATRICES, Frame, Source, SourceInfo
 from .images import DEFAULT_IMAGE_FPS
 
 # FFmpeg renders text files (.txt, .nfo, .asc...) as "video" with these decoders: never footage of people.
@@ -56,6 +56,7 @@ class VideoFileSource(Source):
         # One YUV -> RGB converter for the whole input: a frame's own (`to_ndarray`) is a new swscale context each
         # frame, and with it a new pool of slice threads (one per core) started and ended per frame.
         self._rgb = VideoReformatter()
+        self._size = (self._video.codec_context.width, self._video.codec_context.height)
         audio = self._container.streams.audio[0] if self._container.streams.audio else None
         rate = self._video.average_rate or self._video.guessed_rate or DEFAULT_IMAGE_FPS
         self._timeout = timeout
@@ -98,7 +99,7 @@ class VideoFileSource(Source):
             rotation=int(first.rotation) if matrix is not None else 0,
             display_matrix=matrix,
             color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
-            colorspace=int(first.colorspace), color_range=int(first.color_range),
+            colorspace=int(first.colorspace), color_range=int(first.color_range), yuv_matrix=yuv_matrix(first),
         )
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
@@ -114,6 +115,7 @@ class VideoFileSource(Source):
         packets = 0  # video packets with data, to tell a file cut short
         damage = ""  # the decoder's first complaint
         stopped = False
+        matrix = 0  # the first frame's yuv_matrix: frames in it are passed on as they are too (Frame.yuv)
         try:
             for packet in self._container.demux(*streams):
                 if packet.stream.type == "audio":
@@ -137,9 +139,10 @@ class VideoFileSource(Source):
                         pts = last_pts + 1
                     last_pts = pts
                     if index == 0:
-                        self._first = frame
+                        self._first, matrix = frame, yuv_matrix(frame)
+                    same = matrix and yuv_matrix(frame) == matrix and (frame.width, frame.height) == self._size
                     yield Frame(self._rgb.reformat(frame, format="rgb24").to_ndarray(), index, pts, self.info.time_base,
-                                captured=time.monotonic())
+                                captured=time.monotonic(), yuv=frame.to_ndarray() if same else None)
                     index += 1
         except av.error.FFmpegError as error:
             if index == 0:
@@ -202,6 +205,15 @@ def _display_matrix(frame: av.VideoFrame, time_base: Fraction) -> tuple[int, ...
         return None
     matrix = copy.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
     return tuple(int(v) for v in np.frombuffer(bytes(matrix), dtype="<i4")) if matrix is not None else None
+
+
+def yuv_matrix(frame: av.VideoFrame) -> int:
+    """The YUV matrix of a frame that can be passed on as it is (SourceInfo.yuv_matrix: 8-bit 4:2:0 of even size,
+    limited range, a matrix in YUV_MATRICES or none), else 0."""
+    if frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2 or int(frame.color_range) > 1:
+        return 0
+    tag = int(frame.colorspace)
+    return UNTAGGED_MATRIX if tag == 2 else tag if tag in YUV_MATRICES else 0
 
 
 def _pts_step(info: SourceInfo) -> int:

@@ -74,5 +74,5 @@ class MirroredSource(_Wrapper):
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         for item in self.inner:
             if isinstance(item, Frame):
-                item = dataclasses.replace(item, rgb=np.ascontiguousarray(self._flip(item.rgb)))
+                item = dataclasses.replace(item, rgb=np.ascontiguousarray(self._flip(item.rgb)), yuv=None)
             yield item
