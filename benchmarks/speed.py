@@ -53,9 +53,11 @@ with av.open(src) as inp, av.open(dst, "w") as out:
     vout = out.add_stream("libx264", rate=vin.average_rate)
     vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
     vout.options = {"crf": "18", "preset": "veryfast"}
+    vout.codec_context.colorspace, vout.codec_context.color_range = 1, 1  # BT.709, limited: what HD cameras write
     n = 0
     for frame in inp.decode(vin):
-        scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
+        scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC",
+                                dst_colorspace="ITU709", dst_color_range="MPEG")
         scaled.pts = None
         out.mux(vout.encode(scaled))
         n += 1
@@ -110,7 +112,7 @@ from stream_mask import effects
 fmt = VIDEO_FORMATS[suffix, picture]
 if picture == "rgb":
     blur = effects.parse_effect("blur")
-    pictures = [blur.apply(rgb, m.astype(np.float32) / 255, False) for rgb, m in zip(held, masks)]
+    pictures = [blur.apply(rgb, m, False) for rgb, m in zip(held, masks)]
 else:
     pictures = masks
 h, w = pictures[0].shape[:2]
@@ -119,7 +121,7 @@ with av.open("/dev/null", "w", format=fmt.container) as out:
     v.width, v.height, v.pix_fmt, v.options = w, h, fmt.pix_fmt, dict(fmt.options)
     start = time.process_time()
     for n in range(frames):
-        frame = av.VideoFrame.from_ndarray(pictures[n % len(pictures)], format="rgb24" if picture == "rgb" else "gray")
+        frame = av.VideoFrame.from_numpy_buffer(pictures[n % len(pictures)], format="rgb24" if picture == "rgb" else "gray")
         frame = frame.reformat(format=fmt.pix_fmt, threads=1)
         frame.pts = n
         out.mux(v.encode(frame))
@@ -155,9 +157,9 @@ with image_segmenter.ImageSegmenter.create_from_options(options) as seg, av.open
         result = seg.segment_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), n * 40)
         mask = (np.squeeze(result.confidence_masks[0].numpy_view()) > 0.4).astype(np.uint8) * 255
         if picture == "rgb":
-            out_frame = av.VideoFrame.from_ndarray(blur.apply(rgb, mask.astype(np.float32) / 255, False), format="rgb24")
+            out_frame = av.VideoFrame.from_numpy_buffer(blur.apply(rgb, mask, False), format="rgb24")
         else:
-            out_frame = av.VideoFrame.from_ndarray(mask, format="gray")
+            out_frame = av.VideoFrame.from_numpy_buffer(mask, format="gray")
         out_frame = out_frame.reformat(format=fmt.pix_fmt, threads=1)
         out_frame.pts = n
         out.mux(vout.encode(out_frame))

@@ -354,3 +354,18 @@ def overlay(
         tint[:] = palette[index % len(palette)]
         out = cv2.blendLinear(out, tint, 1.0 - weight, weight)  # weight 0 keeps the pixel exactly
     return out if part_alphas else out.copy()
+
+
+def overlay_i420(i420: np.ndarray, part_mattes: np.ndarray, tints: list[tuple[int, int, int]],
+                 opacity: float = 0.5) -> np.ndarray:
+    """`overlay` of I420 data, with uint8 mattes (0..255): the same blend in the frame's own YUV (it is linear), each
+    part's tint given in that YUV (`tints`, in PALETTE's order); the chroma planes take the mattes at their size."""
+    out = i420.copy()
+    views = i420_planes(out)
+    for index, matte in enumerate(part_mattes):
+        weight = matte.astype(np.float32) * np.float32(opacity / 255)
+        half = half_size(weight)
+        for view, plane_weight, value in zip(views, (weight, half, half), tints[index % len(tints)]):
+            cv2.blendLinear(view, np.full_like(view, value), 1.0 - plane_weight, plane_weight, dst=view)
+    return out
+

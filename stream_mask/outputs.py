@@ -207,6 +207,7 @@ class OverlayOutput(Output):
     """The frame with each selected part tinted in its own colour, for checking a result."""
 
     picture = "rgb"
+    _tints: list[tuple[int, ...]] | None = None
 
     def matte(self, frame: FrameMattes) -> np.ndarray:
         parts = self.parts
@@ -216,6 +217,16 @@ class OverlayOutput(Output):
 
     def render(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         return effects.overlay(rgb, [m.astype(np.float32) * np.float32(1 / 255) for m in matte])
+
+    def draw(self, frame: Frame, matte: np.ndarray) -> np.ndarray | I420:
+        """In the frame's own YUV when the sink encodes that (as CompositeOutput.draw)."""
+        if frame.yuv is None or not self.sink.takes_i420:
+            return self.render(frame.rgb, matte)
+        if self._tints is None:  # the palette in the output's YUV, converted as the sink converts
+            tints = [effects.i420_planes(self.sink.to_i420(np.full((2, 2, 3), colour, dtype=np.uint8)))
+                     for colour in effects.PALETTE]
+            self._tints = [tuple(int(plane[0, 0]) for plane in planes) for planes in tints]
+        return I420(effects.overlay_i420(frame.yuv, matte, self._tints))
 
 
 class LabelsOutput(Output):

@@ -132,3 +132,20 @@ def test_other_inputs_take_the_rgb_path_in_bt709(tmp_path: Path, pix_fmt: str, s
         person = cv2.erode(matte, np.ones((5, 5), np.uint8)) == 255
         output = output[:rgb.shape[0], :rgb.shape[1]]
         assert np.abs(output[person].astype(int) - rgb[person]).mean() < 1.5
+
+
+def test_an_overlay_draws_in_yuv_what_the_rgb_path_draws(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", 5)
+    mask, out = composite_run(tmp_path, clip, "--kind", "overlay")
+    sources_rgb, _ = decoded(clip, "rgb24")
+    mattes, _ = decoded(mask, "gray")
+    outputs, tag = decoded(out)
+    assert tag == 5
+    for rgb, matte, output in zip(sources_rgb, mattes, outputs):
+        tinted = effects.overlay(rgb, [matte.astype(np.float32) / 255])
+        frame = av.VideoFrame.from_ndarray(tinted, format="rgb24")
+        reference = VideoReformatter().reformat(frame, format="yuv420p", dst_colorspace=Colorspace.ITU601,
+                                                dst_color_range=ColorRange.MPEG, threads=1).to_ndarray()
+        error = np.abs(output.astype(int) - reference)
+        assert error.mean() < 1.0
+        assert np.percentile(error, 99) <= 3
