@@ -17,7 +17,8 @@ For each resolution (720p, 1080p, 4K: shared footage scaled with PyAV into a tem
   - a plain single-threaded loop doing the same (decode, segment, render with the project's own functions, encode,
     one thread), for composites: the goal is at least 2x it at 4K.
 Then one output against four of mixed kinds from one pass (FFV1 mask, H.264 mask, blur composite, overlay) at 720p:
-fps and CPU per frame of each, and the ratio (the goal: four at least 0.6x the speed of one).
+fps and CPU per frame of each, the ratio (the goal: four at least 0.6x the speed of one), and the four against their
+own pipeline limit: cores / (decode + inference + the four encoders' CPU per frame, each measured alone).
 Passes alternate per repeat so that noise (a shared machine) hits all alike; medians are printed.
 `--quick`: 720p only, 40 frames: a minute. `--code DIR` measures another checkout (e.g. main) with this script.
 """
@@ -37,12 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SHORT = 10  # frames of the run whose CPU is the start-up's
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080), "4K": (3840, 2160)}
-# kind -> (output suffix, extra run flags, the sink's picture)
+# kind -> (output suffix, extra run flags, what its pictures are: "mask", "blur" composite or "overlay")
 KINDS = {
-    "FFV1 mask": (".mkv", [], "gray"),
-    "H.264 mask": (".mp4", [], "gray"),
-    "blur composite": (".mp4", ["--effect", "blur"], "rgb"),
+    "FFV1 mask": (".mkv", [], "mask"),
+    "H.264 mask": (".mp4", [], "mask"),
+    "blur composite": (".mp4", ["--effect", "blur"], "blur"),
 }
+OVERLAY = (".mp4", ["--kind", "overlay"], "overlay")
 
 # Scale the first FRAMES frames of a clip to WxH (bicubic), as near-lossless H.264 (the input every pass reads).
 MAKE_CLIP = r'''
@@ -71,7 +73,8 @@ with av.open(src) as inp, av.open(dst, "w") as out:
 # cycled, so that a 4K pass does not hold gigabytes.
 STAGE = r'''
 import sys, time, av, numpy as np
-stage, clip, model, suffix, picture, frames = sys.argv[1:7]
+stage, clip, model, suffix, content, frames = sys.argv[1:7]
+picture = "gray" if content == "mask" else "rgb"
 frames, HELD = int(frames), 24
 from av.video.reformatter import VideoReformatter
 rgb24 = VideoReformatter()  # one converter for the clip (a frame's own would start a thread pool per frame)
@@ -110,9 +113,11 @@ if stage == "infer":
 from stream_mask.sinks.video import VIDEO_FORMATS
 from stream_mask import effects
 fmt = VIDEO_FORMATS[suffix, picture]
-if picture == "rgb":
+if content == "blur":
     blur = effects.parse_effect("blur")
     pictures = [blur.apply(rgb, m, False) for rgb, m in zip(held, masks)]
+elif content == "overlay":
+    pictures = [effects.overlay(rgb, [m.astype(np.float32) / 255]) for rgb, m in zip(held, masks)]
 else:
     pictures = masks
 h, w = pictures[0].shape[:2]
@@ -140,7 +145,8 @@ from mediapipe.tasks.python.vision import image_segmenter
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 from stream_mask.sinks.video import VIDEO_FORMATS
 from stream_mask import effects
-clip, dst, model, suffix, picture = sys.argv[1:6]
+clip, dst, model, suffix, content = sys.argv[1:6]
+picture = "gray" if content == "mask" else "rgb"
 fmt = VIDEO_FORMATS[suffix, picture]
 blur = effects.parse_effect("blur")
 options = image_segmenter.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=model),
@@ -182,6 +188,13 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, float
         return out.read(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def stage_cpu(stage: str, clip: str, model: str, suffix: str, content: str, frames: int, env: dict[str, str]) -> float:
+    """CPU seconds per frame of one stage alone (STAGE) in a fresh process."""
+    stdout, _, _ = run_measured([sys.executable, "-c", STAGE, stage, clip, model, suffix, content, str(frames)], env)
+    seconds, done = stdout.split()
+    return float(seconds) / int(done)
+
+
 def loop_fps(stdout: str) -> float:
     """The fps a run printed for its own frame loop: '... (91.3 fps) ...'."""
     return float(re.search(r"\(([\d.]+) fps\)", stdout).group(1))
@@ -191,11 +204,20 @@ FOUR_OUTPUTS = (("-o", "{tmp}/mask.mkv"), ("-o", "{tmp}/mask.mp4"), ("--effect",
                 ("--kind", "overlay", "-o", "{tmp}/overlay.mp4"))
 
 
-def outputs_table(clip: str, short: str, tmp: str, repeats: int, env: dict[str, str], run_args: list[str]) -> None:
-    """Four outputs of mixed kinds from one pass of the model, against the cheapest and the dearest of them alone."""
+def outputs_table(clip: str, short: str, tmp: str, repeats: int, env: dict[str, str], run_args: list[str],
+                  model: str, frames: int) -> None:
+    """Four outputs of mixed kinds from one pass of the model, against the cheapest and the dearest of them alone,
+    and against the pipeline limit of four: cores / (decode + inference + the four encoders' CPU per frame)."""
     sets = {"one FFV1 mask": FOUR_OUTPUTS[:1], "one blur composite": FOUR_OUTPUTS[2:3], "all four": FOUR_OUTPUTS}
     results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in sets}
+    limits = []
     for _ in range(repeats):
+        encoders = [*KINDS.values(), OVERLAY]
+        cpu_per_frame = (stage_cpu("decode", clip, model, ".mkv", "mask", frames, env)
+                         + stage_cpu("infer", clip, model, ".mkv", "mask", frames, env)
+                         + sum(stage_cpu("encode", clip, model, suffix, content, frames, env)
+                               for suffix, _, content in encoders))
+        limits.append((os.cpu_count() or 1) / cpu_per_frame)
         for name, outputs in sets.items():
             flags = [flag.format(tmp=tmp) for output in outputs for flag in output]
             cpu = {}
@@ -208,10 +230,11 @@ def outputs_table(clip: str, short: str, tmp: str, repeats: int, env: dict[str, 
             results[name][1].append(1000 * (cpu[clip][1] - cpu[short][1]) / (cpu[clip][0] - cpu[short][0]))
     medians = {name: (statistics.median(fps), statistics.median(cpu)) for name, (fps, cpu) in results.items()}
     four_fps, four_cpu = medians["all four"]
+    limit = statistics.median(limits)
     print("720p, four outputs of mixed kinds from one pass (FFV1 mask, H.264 mask, blur composite, overlay):")
     for name, (fps, cpu) in medians.items():
-        ratio = "" if name == "all four" else (f"; four at {four_fps / fps:.2f}x its speed (wall), "
-                                               f"{cpu / four_cpu:.2f}x (CPU)")
+        ratio = (f"; {four_fps / limit:.2f} of the limit of four ({limit:.1f} fps)" if name == "all four" else
+                 f"; four at {four_fps / fps:.2f}x its speed (wall), {cpu / four_cpu:.2f}x (CPU)")
         print(f"  {name:20s} {fps:6.1f} fps {cpu:6.1f} CPU ms/frame{ratio}", flush=True)
 
 
@@ -253,7 +276,7 @@ def main() -> None:
                                 str(frames)], check=True, env=env)
             decode_s: list[float] = []
             for kind in args.kinds.split(","):
-                suffix, flags, picture = KINDS[kind]
+                suffix, flags, content = KINDS[kind]
                 limits, limit_cpu, ours, cpu, peak, plain = [], [], [], [], [], []
                 for repeat in range(args.repeats):
                     stages = {}
@@ -261,10 +284,7 @@ def main() -> None:
                         if stage == "decode" and len(decode_s) > repeat:
                             stages[stage] = decode_s[repeat]  # the same clip: decoded once per repeat
                             continue
-                        stdout, _, _ = run_measured([sys.executable, "-c", STAGE, stage, clip, model, suffix, picture,
-                                                     str(args.frames)], env)
-                        seconds, frames = stdout.split()
-                        stages[stage] = float(seconds) / int(frames)
+                        stages[stage] = stage_cpu(stage, clip, model, suffix, content, args.frames, env)
                         if stage == "decode":
                             decode_s.append(stages[stage])
                     limits.append(cores / sum(stages.values()))
@@ -282,7 +302,7 @@ def main() -> None:
                     peak.append(rss)
                     if not args.no_plain:
                         stdout, _, _ = run_measured([sys.executable, "-c", PLAIN, clip, str(Path(tmp) / f"plain{suffix}"),
-                                                     model, suffix, picture], env)
+                                                     model, suffix, content], env)
                         plain.append(loop_fps(stdout))
                 limit, fps = statistics.median(limits), statistics.median(ours)
                 plain_text = (f"{statistics.median(plain):9.1f} {fps / statistics.median(plain):7.2f}x"
@@ -291,7 +311,7 @@ def main() -> None:
                 print(f"{resolution:10s} {kind:15s} {limit:9.1f} {fps:9.1f} {fps / limit:10.2f} {limit_ms:12.1f} "
                       f"{our_ms:10.1f} {limit_ms / our_ms:9.2f} {max(peak):8.0f} {plain_text}", flush=True)
             if resolution == "720p" and not args.no_outputs:
-                outputs_table(clip, short, tmp, args.repeats, env, args.run_args.split())
+                outputs_table(clip, short, tmp, args.repeats, env, args.run_args.split(), model, args.frames)
 
 
 if __name__ == "__main__":
